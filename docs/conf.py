@@ -1,0 +1,70 @@
+"""Sphinx configuration: MyST-NB executes every tutorial on every build.
+
+The tutorials live in ``tutorials/`` (the one committed copy, MyST markdown that
+jupytext opens as notebooks); ``docs/tutorials`` is a symbolic link to it, so the site
+includes them without copying. A cell that raises fails the build unless it is tagged
+``raises-exception`` on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import backendkit
+
+HERE = Path(__file__).parent
+BUILD = HERE / "_build"
+
+# Keep everything the kernels write inside the build folder, also when sphinx-build is
+# called directly (Read the Docs) rather than through nox, which sets the same.
+for var, sub in {
+    "KERAS_HOME": "keras",
+    "MPLCONFIGDIR": "matplotlib",
+    "IPYTHONDIR": "ipython",
+    "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
+    "JUPYTER_DATA_DIR": "jupyter-data",
+    "XDG_CACHE_HOME": "cache",
+}.items():
+    os.environ.setdefault(var, str(BUILD / "home" / sub))
+    Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
+
+project = "backendkit"
+author = "The backendkit developers"
+copyright = "2026, The backendkit developers"
+version = release = backendkit.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+
+# -- MyST-NB: execute every page, fail on any error not tagged raises-exception
+nb_execution_mode = "force"  # nox -s docs -- -D nb_execution_mode=cache for quick rebuilds
+nb_execution_cache_path = str(BUILD / ".jupyter_cache")
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_allow_errors = False
+nb_merge_streams = True
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_heading_anchors = 3
+
+# -- API reference from numpydoc-style docstrings
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+# Docstrings name types in words ("array_like", "str, optional"); there is no network
+# for intersphinx inventories, so types outside backendkit are not links.
+nitpick_ignore_regex = [(r"py:.*", r"^(?!backendkit\b).*")]
+
+html_theme = "furo"
+html_title = f"backendkit {release}"
+html_static_path: list[str] = []

@@ -1,0 +1,84 @@
+"""Sessions: ``tests``, ``docs`` (``-- --serve`` to rebuild on change), ``lint``.
+
+Each session installs what it needs into its own virtual environment, so that
+``nox -s tests`` and ``nox -s docs`` work on a fresh machine with nothing but nox.
+
+Torch must come from a CPU wheel on machines without a GPU: every install here is
+constrained by ``.ci/constraints-cpu.txt`` unless the environment variable
+``BACKENDKIT_CONSTRAINTS`` names another file (or is set empty for none).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+nox.needs_version = ">=2024.3.2"
+
+ROOT = Path(__file__).parent
+BUILD = ROOT / "docs" / "_build"
+PYTHON = "3.11"
+
+
+def _install(session: nox.Session, *args: str) -> None:
+    constraints = os.environ.get(
+        "BACKENDKIT_CONSTRAINTS", str(ROOT / ".ci" / "constraints-cpu.txt")
+    )
+    extra = ["--constraint", constraints] if constraints else []
+    session.install(*extra, *args)
+
+
+def _quiet_home(session: nox.Session, build: Path) -> dict[str, str]:
+    """Environment that keeps Keras, matplotlib, Jupyter and IPython out of ``~``."""
+    home = build / "home"
+    env = {
+        "KERAS_HOME": str(home / "keras"),
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),
+        "JUPYTER_DATA_DIR": str(home / "jupyter-data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "PYTHONHASHSEED": "0",
+    }
+    for path in env.values():
+        if "/" in path:
+            Path(path).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (every installed backend), doctests included."""
+    _install(session, "-e", ".[test,all]")
+    env = _quiet_home(session, ROOT / "build" / "tests")
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the site, executing every tutorial (``-- --serve``: rebuild on change)."""
+    _install(session, "-e", ".[docs,all]")
+    serve = "--serve" in session.posargs
+    posargs = [a for a in session.posargs if a != "--serve"]
+    env = _quiet_home(session, BUILD)
+    args = ["-b", "html", "-W", "-n", "--keep-going", "-T", "docs", str(BUILD / "html")]
+    if serve:
+        _install(session, "sphinx-autobuild")
+        session.run(
+            "sphinx-autobuild", "--watch", "src", "--watch", "tutorials", *args, *posargs, env=env
+        )
+    else:
+        session.run("sphinx-build", *args, *posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff, and .readthedocs.yaml against Read the Docs' published schema."""
+    _install(session, "ruff", "check-jsonschema")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py", "docs/conf.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.readthedocs", ".readthedocs.yaml")

@@ -1,0 +1,202 @@
+"""Choosing the backend: per process, per block, or from the arrays themselves.
+
+Three layers decide which backend is current, the first that is set winning:
+
+1. a :func:`use_backend` block. It is a :mod:`contextvars` variable, so every thread and
+   every asyncio task keeps its own: one worker's block never leaks into another's;
+2. the process-wide choice of :func:`set_backend`;
+3. the environment variable ``BACKENDKIT_BACKEND``, read once, at first use (not at
+   import), and otherwise the default, ``numpy``.
+
+Choosing a backend loads it (imports its framework), so that a missing framework is
+reported where it was asked for. A choice that fails leaves the selection as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from . import backends
+from .backends import Backend
+
+__all__ = [
+    "ENV_VAR",
+    "available_backends",
+    "backend_of",
+    "get_backend",
+    "set_backend",
+    "use_backend",
+]
+
+#: the environment variable read (once, at first use) for the process-wide default
+ENV_VAR = "BACKENDKIT_BACKEND"
+_DEFAULT = "numpy"
+
+_block: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "backendkit_backend", default=None
+)
+# process-wide choice and where it came from ("set_backend", "env", "default"); None
+# until set_backend is called or the environment has been read.
+_process: list[str] | None = None
+
+
+def _process_choice() -> list[str]:
+    global _process
+    if _process is None:
+        raw = os.environ.get(ENV_VAR)
+        if raw is None or not raw.strip():
+            _process = [_DEFAULT, "default"]
+        else:
+            name = backends.canonical_name(raw, source=f"{ENV_VAR} value")
+            _process = [name, f"env {ENV_VAR}={raw}"]
+    return _process
+
+
+def available_backends() -> list[str]:
+    """The backends whose frameworks are installed, found without importing them.
+
+    Returns
+    -------
+    list of str
+        Canonical names in the order ``numpy``, ``jax``, ``torch``.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> "numpy" in bk.available_backends()
+    True
+    """
+    return [name for name in backends.NAMES if backends.is_installed(name)]
+
+
+def get_backend() -> str:
+    """The name of the current backend.
+
+    A :func:`use_backend` block wins over :func:`set_backend`, which wins over
+    ``BACKENDKIT_BACKEND``; the default is ``numpy``.
+
+    Raises
+    ------
+    UnknownBackendError
+        If ``BACKENDKIT_BACKEND`` holds a name that is not a backend.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> with bk.use_backend("numpy"):
+    ...     bk.get_backend()
+    'numpy'
+    """
+    name = _block.get()
+    return name if name is not None else _process_choice()[0]
+
+
+def selection_source() -> str:
+    """Why the current backend is current: ``use_backend``, ``set_backend``, ``env ...``
+    or ``default``."""
+    if _block.get() is not None:
+        return "use_backend"
+    return _process_choice()[1]
+
+
+def current() -> Backend:
+    """The current backend object (its framework imported)."""
+    name = _block.get()
+    return backends.load(name if name is not None else _process_choice()[0])
+
+
+def _resolve(name: Any) -> str:
+    resolved = backends.canonical_name(name)
+    backends.load(resolved)  # raises BackendNotInstalledError before anything changes
+    return resolved
+
+
+def set_backend(name: str) -> str:
+    """Make ``name`` the process-wide backend and return its canonical name.
+
+    Parameters
+    ----------
+    name : str
+        ``numpy``, ``jax``, ``torch`` (alias ``pytorch``) or ``auto`` (jax if
+        installed, else torch, else numpy).
+
+    Returns
+    -------
+    str
+        The canonical name that was selected.
+
+    Raises
+    ------
+    UnknownBackendError
+        If ``name`` is not a backend; the message lists the valid names.
+    BackendNotInstalledError
+        If its framework is missing; the message names the extra to install.
+        In both cases the selection stays as it was.
+
+    Notes
+    -----
+    Inside a :func:`use_backend` block the block's backend stays current; the new
+    process-wide choice applies once the block ends.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> bk.set_backend("numpy")
+    'numpy'
+    """
+    global _process
+    resolved = _resolve(name)
+    _process = [resolved, "set_backend"]
+    return resolved
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[str]:
+    """Use backend ``name`` inside a ``with`` block, in this thread or task only.
+
+    Built on :mod:`contextvars`: other threads and asyncio tasks keep their own
+    selection, and the previous one comes back when the block ends, also on error.
+
+    Raises
+    ------
+    UnknownBackendError, BackendNotInstalledError
+        As :func:`set_backend`; the selection stays as it was.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> with bk.use_backend("numpy") as name:
+    ...     type(bk.xp.zeros(2)).__module__
+    'numpy'
+    """
+    token = _block.set(_resolve(name))
+    try:
+        yield _block.get()  # type: ignore[misc]
+    finally:
+        _block.reset(token)
+
+
+def backend_of(*arrays: Any) -> str:
+    """The backend that owns the given arrays.
+
+    Python scalars, lists, ``None`` and other objects that are no backend's array are
+    ignored; with no array at all, the current backend is returned.
+
+    Raises
+    ------
+    BackendMismatchError
+        If arrays of two backends are given; the message names both.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import backendkit as bk
+    >>> bk.backend_of(np.ones(3), 2.0, [1, 2])
+    'numpy'
+    """
+    found = backends.check_same_backend(arrays)
+    return found if found is not None else get_backend()
