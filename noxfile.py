@@ -33,7 +33,8 @@ def _install(session: nox.Session, *args: str) -> None:
 
 
 def _quiet_home(session: nox.Session, build: Path) -> dict[str, str]:
-    """Environment that keeps Keras, matplotlib, Jupyter and IPython out of ``~``."""
+    """Environment that keeps Keras, matplotlib, Jupyter, IPython and backendkit's own
+    settings out of ``~``: builds and tests neither read nor write the user's."""
     home = build / "home"
     env = {
         "KERAS_HOME": str(home / "keras"),
@@ -42,6 +43,7 @@ def _quiet_home(session: nox.Session, build: Path) -> dict[str, str]:
         "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),
         "JUPYTER_DATA_DIR": str(home / "jupyter-data"),
         "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_CONFIG_HOME": str(home / "config"),
         "PYTHONHASHSEED": "0",
     }
     for path in env.values():

@@ -25,6 +25,7 @@ for var, sub in {
     "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
     "JUPYTER_DATA_DIR": "jupyter-data",
     "XDG_CACHE_HOME": "cache",
+    "XDG_CONFIG_HOME": "config",
 }.items():
     os.environ.setdefault(var, str(BUILD / "home" / sub))
     Path(os.environ[var]).mkdir(parents=True, exist_ok=True)

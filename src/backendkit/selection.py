@@ -6,7 +6,10 @@ Three layers decide which backend is current, the first that is set winning:
    every asyncio task keeps its own: one worker's block never leaks into another's;
 2. the process-wide choice of :func:`set_backend`;
 3. the environment variable ``BACKENDKIT_BACKEND``, read once, at first use (not at
-   import), and otherwise the default, ``numpy``.
+   import);
+4. the default persisted by :func:`backendkit.keras.swap_backend` in backendkit's
+   ``config.json`` (see :mod:`backendkit.config`), read at the same moment;
+5. otherwise ``numpy``.
 
 Choosing a backend loads it (imports its framework), so that a missing framework is
 reported where it was asked for. A choice that fails leaves the selection as it was.
@@ -20,7 +23,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from . import backends
+from . import backends, config
 from .backends import Backend
 
 __all__ = [
@@ -48,11 +51,17 @@ def _process_choice() -> list[str]:
     global _process
     if _process is None:
         raw = os.environ.get(ENV_VAR)
-        if raw is None or not raw.strip():
-            _process = [_DEFAULT, "default"]
-        else:
+        if raw is not None and raw.strip():
             name = backends.canonical_name(raw, source=f"{ENV_VAR} value")
             _process = [name, f"env {ENV_VAR}={raw}"]
+        else:
+            persisted = config.persisted_backend()
+            if persisted is not None:
+                path = config.config_path()
+                name = backends.canonical_name(persisted, source=f"backend in {path}")
+                _process = [name, f"config {path}"]
+            else:
+                _process = [_DEFAULT, "default"]
     return _process
 
 
@@ -77,12 +86,15 @@ def get_backend() -> str:
     """The name of the current backend.
 
     A :func:`use_backend` block wins over :func:`set_backend`, which wins over
-    ``BACKENDKIT_BACKEND``; the default is ``numpy``.
+    ``BACKENDKIT_BACKEND``, which wins over a persisted default
+    (:mod:`backendkit.config`); the default is ``numpy``.
 
     Raises
     ------
     UnknownBackendError
-        If ``BACKENDKIT_BACKEND`` holds a name that is not a backend.
+        If ``BACKENDKIT_BACKEND`` (or the persisted default) is not a backend name.
+    ConfigError
+        If backendkit's persisted ``config.json`` is not valid JSON.
 
     Examples
     --------
@@ -96,8 +108,8 @@ def get_backend() -> str:
 
 
 def selection_source() -> str:
-    """Why the current backend is current: ``use_backend``, ``set_backend``, ``env ...``
-    or ``default``."""
+    """Why the current backend is current: ``use_backend``, ``set_backend``,
+    ``env BACKENDKIT_BACKEND=...``, ``config <path>`` or ``default``."""
     if _block.get() is not None:
         return "use_backend"
     return _process_choice()[1]
