@@ -1,16 +1,59 @@
-"""Precision: which floating dtype backendkit creates arrays with.
+"""Precision: the floating dtype backendkit creates arrays with, on every backend.
 
-(Foundation part: dtype names. The default dtype, ``set_default_dtype`` and
-``use_dtype`` come with the precision issue.)
+Each framework has its own default: NumPy float64, PyTorch float32, JAX float32 (float64
+only once its process-wide 64-bit mode, ``jax_enable_x64``, is on). Left alone,
+backendkit keeps each framework's rule. :func:`set_default_dtype` (for the process) and
+:func:`use_dtype` (for a ``with`` block, in this thread or asyncio task only: a
+:mod:`contextvars` variable, like :func:`backendkit.use_backend`) choose ``float32`` or
+``float64`` for all of them at once. The choice decides the dtype of
+
+* :func:`backendkit.asarray` given floating host data (Python floats, NumPy float
+  arrays, lists of floats); complex host data gets the matching complex dtype
+  (complex64 or complex128). Integers and booleans keep their dtype, and a JAX or
+  PyTorch array that already belongs to the backend keeps its own (ask with
+  ``dtype=``). NumPy arrays count as host data on every backend, the NumPy backend
+  included, so ``asarray(numpy_float32_array)`` gives the default dtype everywhere;
+* the creation functions of :data:`backendkit.xp` that make floating arrays (``zeros``,
+  ``ones``, ``empty``, ``eye``, ``linspace``; ``full`` and ``arange`` when their values
+  are floats; ``asarray`` as above) where the call names no ``dtype``;
+* :mod:`backendkit.random` where no ``dtype`` is given.
+
+**JAX and float64.** backendkit switches ``jax_enable_x64`` on the first time a JAX
+array of a 64-bit dtype (float64, complex128, int64) is asked for through backendkit
+(a default dtype of float64, or ``dtype="float64"``), never at import and never
+otherwise. The flag is JAX's and process-wide: it stays on for the rest of the process
+(turning it off again would silently truncate the float64 arrays that exist). With it
+on, JAX's own default for new arrays becomes float64 and for integers int64, as in
+NumPy; arrays made with a default dtype of float32 stay float32. If JAX still cannot
+give float64 (its 64-bit mode switched off in a ``jax.enable_x64(False)`` block, or a
+device without float64), :class:`~backendkit.DtypeUnavailableError` is raised rather
+than float32 returned.
+
+A failed call (an unknown name, float64 refused) leaves the default as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
-from .backends import Backend
+import numpy as np
 
-__all__ = ["DTYPE_NAMES", "default_dtype", "framework_dtype"]
+from . import _tree
+from .backends import Backend
+from .errors import UnknownDtypeError
+
+__all__ = [
+    "DEFAULT_DTYPES",
+    "DTYPE_NAMES",
+    "default_dtype",
+    "framework_dtype",
+    "get_default_dtype",
+    "set_default_dtype",
+    "use_dtype",
+]
 
 #: dtype names every backend understands
 DTYPE_NAMES = (
@@ -26,22 +69,224 @@ DTYPE_NAMES = (
     "complex64",
     "complex128",
 )
+#: the names :func:`set_default_dtype` and :func:`use_dtype` accept
+DEFAULT_DTYPES = ("float32", "float64")
+_COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
+
+_block: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "backendkit_dtype", default=None
+)
+# the process-wide choice; None: each framework's own rule
+_process: str | None = None
 
 
-def default_dtype(backend: Backend) -> Any:
-    """The framework dtype creation functions use by default on ``backend``, or ``None``
-    to leave the framework's own rule in place."""
-    return None
+def _check_default(name: Any, source: str) -> str:
+    if not isinstance(name, str) or name not in DEFAULT_DTYPES:
+        shown = f"{type(name).__name__} {name!r}" if not isinstance(name, str) else repr(name)
+        raise UnknownDtypeError(
+            f"{source} takes 'float32' or 'float64', got {shown}; other dtypes are "
+            f"asked for per call, e.g. backendkit.asarray(x, dtype='float16')"
+        )
+    return name
 
 
-def framework_dtype(backend: Backend, name: str) -> Any:
-    """The framework's dtype for dtype name ``name``.
+def get_default_dtype() -> str | None:
+    """The default floating dtype now in force, or ``None`` for each framework's own.
+
+    A :func:`use_dtype` block wins over :func:`set_default_dtype`.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> with bk.use_dtype("float32"):
+    ...     bk.get_default_dtype()
+    'float32'
+    """
+    name = _block.get()
+    return name if name is not None else _process
+
+
+def set_default_dtype(name: str | None) -> str | None:
+    """Make ``name`` the default floating dtype of the process, on every backend.
+
+    Parameters
+    ----------
+    name : {"float32", "float64"} or None
+        The dtype; ``None`` goes back to each framework's own rule (NumPy float64,
+        JAX and PyTorch float32).
+
+    Returns
+    -------
+    str or None
+        ``name``.
 
     Raises
     ------
-    ValueError
+    UnknownDtypeError
+        If ``name`` is not ``"float32"``, ``"float64"`` or ``None``; the default stays
+        as it was.
+
+    Notes
+    -----
+    Under JAX, float64 is switched on when the first array is made with it, not here
+    (see :mod:`backendkit.precision`). Inside a :func:`use_dtype` block the block's
+    dtype stays in force.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> bk.set_default_dtype("float32")
+    'float32'
+    >>> bk.asarray([1.0, 2.0], backend="numpy").dtype
+    dtype('float32')
+    >>> bk.set_default_dtype(None)
+    """
+    global _process
+    _process = None if name is None else _check_default(name, "set_default_dtype")
+    return _process
+
+
+@contextlib.contextmanager
+def use_dtype(name: str) -> Iterator[str]:
+    """Use ``name`` as the default floating dtype inside a ``with`` block.
+
+    Per thread and per asyncio task (:mod:`contextvars`); the previous default comes
+    back when the block ends, also on error.
+
+    Raises
+    ------
+    UnknownDtypeError
+        If ``name`` is not ``"float32"`` or ``"float64"``.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> with bk.use_dtype("float32"):
+    ...     bk.asarray([1.0, 2.0], backend="numpy").dtype
+    dtype('float32')
+    """
+    token = _block.set(_check_default(name, "use_dtype"))
+    try:
+        yield name
+    finally:
+        _block.reset(token)
+
+
+def framework_dtype(backend: Backend, name: str) -> Any:
+    """The framework's dtype for dtype name ``name``, made available first (JAX's
+    64-bit mode for float64, complex128 and int64).
+
+    Raises
+    ------
+    UnknownDtypeError
         If ``name`` is not one of :data:`DTYPE_NAMES`.
+    DtypeUnavailableError
+        If the framework cannot give that dtype here.
     """
     if name not in DTYPE_NAMES:
-        raise ValueError(f"unknown dtype name {name!r}; valid names: {', '.join(DTYPE_NAMES)}")
+        raise UnknownDtypeError(
+            f"unknown dtype name {name!r}; valid names: {', '.join(DTYPE_NAMES)}"
+        )
+    backend.ensure_dtype(name)
     return backend.dtype(name)
+
+
+def default_dtype(backend: Backend) -> Any:
+    """The framework dtype of the default floating dtype on ``backend``, or ``None``
+    to leave the framework's own rule in place."""
+    name = get_default_dtype()
+    return None if name is None else framework_dtype(backend, name)
+
+
+def float_name(backend: Backend) -> str:
+    """The floating dtype name new arrays get on ``backend``: the default if one is
+    set, else the framework's own."""
+    name = get_default_dtype()
+    return name if name is not None else backend.default_float_name()
+
+
+def complex_name(backend: Backend) -> str:
+    """The complex dtype name matching :func:`float_name`."""
+    return _COMPLEX_OF.get(float_name(backend), "complex128")
+
+
+# ---------------------------------------------------------------------- dtype of data
+_NUMBER_KINDS = {float: "f", complex: "c", int: "i", bool: "b"}
+
+
+def _host_kind(x: Any) -> str | None:
+    """NumPy's kind letter for host data ``x``; ``None`` for anything else (arrays of a
+    framework keep their dtype)."""
+    kind = _NUMBER_KINDS.get(type(x))
+    if kind is not None:
+        return kind
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.dtype.kind
+    if isinstance(x, (list, tuple)):
+        try:
+            return np.asarray(x).dtype.kind
+        except (ValueError, TypeError):  # ragged, or holding framework arrays
+            return None
+    return None
+
+
+def _default_for_kind(backend: Backend, kind: str | None) -> Any:
+    name = get_default_dtype()
+    if name is None or kind not in ("f", "c"):
+        return None
+    return framework_dtype(backend, name if kind == "f" else _COMPLEX_OF[name])
+
+
+def resolve_dtype(backend: Backend, dtype: Any, data: Any = None) -> Any:
+    """The framework dtype for a ``dtype=`` argument on ``backend``.
+
+    ``None`` gives host data ``data`` the default dtype of its kind (see the module
+    docstring), or ``None`` (the framework's rule); a dtype name or a NumPy or JAX
+    dtype becomes the framework's dtype (64-bit ones switched on under JAX); a
+    framework's own dtype object is passed on.
+
+    Raises
+    ------
+    UnknownDtypeError
+        If ``dtype`` is a string that is no dtype name.
+    """
+    if dtype is None:
+        return _default_for_kind(backend, _host_kind(data))
+    if isinstance(dtype, str):
+        return framework_dtype(backend, dtype)
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:  # a torch dtype, or another framework object
+        return dtype
+    return framework_dtype(backend, name) if name in DTYPE_NAMES else dtype
+
+
+def creation_dtype(backend: Backend, func: str, args: tuple[Any, ...], kwargs: dict) -> Any:
+    """The ``dtype=`` to pass to creation function ``func`` of ``backend``'s namespace
+    called with ``args`` and ``kwargs``: the one it names, resolved, else the default
+    dtype if the function would make floating (or complex) values, else ``None``."""
+    given = kwargs.get("dtype")
+    if given is not None:
+        return resolve_dtype(backend, given)
+    if func == "asarray":
+        data = args[0] if args else kwargs.get("obj")
+        return resolve_dtype(backend, None, data)
+    if func == "full":
+        fill = args[1] if len(args) > 1 else kwargs.get("fill_value")
+        return _default_for_kind(backend, _value_kind(fill))
+    if func == "arange":
+        values = [*args, *(kwargs.get(k) for k in ("start", "stop", "step"))]
+        kinds = {_value_kind(v) for v in values if v is not None}
+        return _default_for_kind(backend, "f" if "f" in kinds else None)
+    if func == "linspace":
+        ends = [*args[:2], kwargs.get("start"), kwargs.get("stop")]
+        complex_ = any(_value_kind(v) == "c" for v in ends if v is not None)
+        return _default_for_kind(backend, "c" if complex_ else "f")
+    return _default_for_kind(backend, "f")
+
+
+def _value_kind(value: Any) -> str | None:
+    kind = _host_kind(value)
+    if kind is None and hasattr(value, "dtype"):
+        return _tree.dtype_kind(_tree.dtype_name(value.dtype))
+    return kind
