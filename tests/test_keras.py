@@ -1,0 +1,384 @@
+"""backendkit.keras: choosing Keras' backend in time, persisting it, and models.
+
+Everything that imports keras runs in a child interpreter (``run_python`` or
+``run_in_backend``): keras fixes its backend at import, and this session must not.
+``KERAS_HOME`` and backendkit's config folder always point into ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import run_python, skip_unless_installed
+
+import backendkit as bk
+import backendkit.keras as bkeras
+from backendkit import config
+from backendkit.errors import (
+    BackendNotInstalledError,
+    ConfigError,
+    DeviceError,
+    KerasBackendError,
+    ModelFileError,
+    UnknownBackendError,
+)
+
+_FRAMEWORK_VARS = ("KERAS_BACKEND", "JAX_PLATFORMS", "KERAS_TORCH_DEVICE", "CUDA_VISIBLE_DEVICES")
+_KERAS_JSON = {
+    "floatx": "float32",
+    "epsilon": 1e-07,
+    "backend": "jax",
+    "image_data_format": "channels_last",
+    "mine": {"nested": [1, 2, 3]},
+}
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+@pytest.fixture(autouse=True)
+def homes(tmp_path, monkeypatch):
+    """Keras' and backendkit's settings folders in tmp_path; no framework variables;
+    keras looking unimported (it is imported only in children here)."""
+    keras_home, config_dir = tmp_path / "keras-home", tmp_path / "bk-config"
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))
+    monkeypatch.setenv(config.CONFIG_DIR_VAR, str(config_dir))
+    for name in _FRAMEWORK_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    return keras_home, config_dir
+
+
+def child_env(homes) -> dict[str, str]:
+    # run_python drops BACKENDKIT_* variables; the config folder must still be ours.
+    return {"KERAS_HOME": str(homes[0]), config.CONFIG_DIR_VAR: str(homes[1])}
+
+
+# ---------------------------------------------------------------- current_backend
+def test_current_backend_follows_keras_order(homes, monkeypatch):
+    path = bkeras.keras_config_path()
+    assert path == homes[0] / "keras.json"
+    assert bkeras.current_backend() == "tensorflow"  # keras' own default
+    path.parent.mkdir()
+    path.write_text(json.dumps({"backend": "torch"}))
+    assert bkeras.backend_and_source() == ("torch", f"keras.json {path}")
+    monkeypatch.setenv("KERAS_BACKEND", "")  # keras ignores an empty variable
+    assert bkeras.current_backend() == "torch"
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")
+    assert bkeras.backend_and_source() == ("numpy", "KERAS_BACKEND")
+
+
+def test_current_backend_with_corrupt_keras_json_is_keras_default(homes):
+    path = bkeras.keras_config_path()
+    path.parent.mkdir()
+    path.write_text("{not json")
+    name, source = bkeras.backend_and_source()
+    assert name == "tensorflow"
+    assert "unreadable" in source
+
+
+def test_keras_config_path_without_keras_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert bkeras.keras_config_path() == tmp_path / ".keras" / "keras.json"
+
+
+def test_lookups_leave_keras_unimported(homes):
+    proc = run_python(
+        """
+        import sys
+        from backendkit.keras import current_backend, keras_config_path, backend_and_source
+        print(current_backend(), backend_and_source()[1], keras_config_path().name)
+        print(sorted(m for m in ("keras", "jax", "torch") if m in sys.modules))
+        """,
+        env={**child_env(homes), "KERAS_BACKEND": "jax"},
+    )
+    assert proc.stdout.split("\n")[:2] == ["jax KERAS_BACKEND keras.json", "[]"]
+    assert not homes[0].exists()  # keras would have written keras.json
+
+
+# ---------------------------------------------------------------- configure
+@pytest.mark.slow
+def test_configure_before_import(homes):
+    skip_unless_installed("jax")
+    proc = run_python(
+        """
+        from backendkit.keras import configure
+        assert configure("jax", accelerator="cpu") == "jax"
+        import keras, jax, os
+        print(keras.backend.backend(), os.environ["JAX_PLATFORMS"], jax.devices()[0].platform)
+        """,
+        env={**child_env(homes), "KERAS_BACKEND": "torch"},
+    )
+    assert proc.stdout.split() == ["jax", "cpu", "cpu"]
+
+
+@pytest.mark.slow
+def test_configure_too_late_names_both_backends_and_the_ways_out(homes):
+    proc = run_python(
+        """
+        import os, keras
+        from backendkit.keras import configure
+        from backendkit.errors import KerasBackendError
+        assert configure("numpy") == "numpy"  # the loaded backend: nothing to do
+        try:
+            configure("jax")
+        except KerasBackendError as exc:
+            print(exc)
+        print(os.environ["KERAS_BACKEND"], keras.backend.backend())
+        """,
+        env={**child_env(homes), "KERAS_BACKEND": "numpy"},
+    )
+    message, state = proc.stdout.strip().split("\n")
+    assert "already imported with the 'numpy' backend" in message
+    assert "configure('jax')" in message
+    assert "restart" in message
+    assert "run_in_backend('jax'" in message
+    assert state == "numpy numpy"
+
+
+def test_configure_sets_only_the_variables_keras_reads(monkeypatch):
+    before = dict(os.environ)
+    assert bkeras.configure("PyTorch", accelerator="CPU") == "torch"
+    changed = {k: v for k, v in os.environ.items() if before.get(k) != v}
+    assert changed == {"KERAS_BACKEND": "torch", "KERAS_TORCH_DEVICE": "cpu"}
+
+
+@pytest.mark.parametrize(
+    ("backend", "accelerator", "error", "match"),
+    [
+        ("theano", None, UnknownBackendError, "unknown Keras backend 'theano'; valid names"),
+        (None, None, UnknownBackendError, "unknown Keras backend None"),
+        ("tensorflow", None, BackendNotInstalledError, "pip install tensorflow"),
+        ("jax", "tpu9", DeviceError, "unknown accelerator 'tpu9'"),
+        ("numpy", "gpu", DeviceError, "numpy backend runs on the CPU only"),
+    ],
+)
+def test_configure_errors_change_nothing(backend, accelerator, error, match):
+    if backend == "tensorflow" and _installed("tensorflow"):
+        pytest.skip("tensorflow is installed")
+    before = dict(os.environ)
+    with pytest.raises(error, match=match):
+        bkeras.configure(backend, accelerator)
+    assert dict(os.environ) == before
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_configure_missing_gpu(backend):
+    skip_unless_installed(backend)
+    before = dict(os.environ)
+    with pytest.raises(DeviceError, match=f"'gpu' is not available to {backend}.*'cpu' or None"):
+        bkeras.configure(backend, accelerator="cuda")
+    assert dict(os.environ) == before
+
+
+# ---------------------------------------------------------------- swap_backend
+def test_swap_creates_missing_files_and_takes_effect_now(homes):
+    changes = bkeras.swap_backend("torch", accelerator="cpu")
+    assert changes == {
+        "keras.json": {"backend": (None, "torch")},
+        "config.json": {"backend": (None, "torch")},
+        "environment": {"KERAS_BACKEND": (None, "torch"), "KERAS_TORCH_DEVICE": (None, "cpu")},
+    }
+    assert json.loads((homes[0] / "keras.json").read_text()) == {"backend": "torch"}
+    assert config.persisted_backend() == "torch"
+    assert os.environ["KERAS_BACKEND"] == "torch"
+    assert bkeras.current_backend() == "torch"
+
+
+def test_swap_keeps_every_other_key(homes):
+    path = bkeras.keras_config_path()
+    path.parent.mkdir()
+    path.write_text(json.dumps(_KERAS_JSON))
+    changes = bkeras.swap_backend("numpy")
+    assert changes["keras.json"] == {"backend": ("jax", "numpy")}
+    assert json.loads(path.read_text()) == {**_KERAS_JSON, "backend": "numpy"}
+    assert not [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    again = bkeras.swap_backend("numpy")
+    assert again["keras.json"] == {}
+    assert again["config.json"] == {}
+
+
+@pytest.mark.parametrize("which", ["keras", "config"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b"\xff\xfe\x00",
+    ],
+)
+def test_swap_refuses_a_corrupt_file_and_touches_nothing(homes, which, content):
+    keras_path, config_path = bkeras.keras_config_path(), config.config_path()
+    bad, other = (keras_path, config_path) if which == "keras" else (config_path, keras_path)
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(content)
+    before = dict(os.environ)
+    with pytest.raises(ConfigError, match=r"left untouched|cannot read|not valid"):
+        bkeras.swap_backend("torch")
+    assert bad.read_bytes() == content
+    assert not other.exists()
+    assert dict(os.environ) == before
+
+
+def test_swap_refuses_bad_input_before_writing(homes):
+    with pytest.raises(UnknownBackendError):
+        bkeras.swap_backend("theano")
+    with pytest.raises(DeviceError):
+        bkeras.swap_backend("numpy", accelerator="mps")
+    assert not homes[0].exists()
+    assert not homes[1].exists()
+
+
+@pytest.mark.slow
+def test_swap_after_import_warns_and_applies_later(homes):
+    proc = run_python(
+        """
+        import os, warnings, keras
+        from backendkit.keras import swap_backend, current_backend
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            changes = swap_backend("jax")
+        print(caught[0].category.__name__, "|", caught[0].message)
+        print(changes["environment"], os.environ["KERAS_BACKEND"], current_backend())
+        """,
+        env={**child_env(homes), "KERAS_BACKEND": "numpy"},
+    )
+    warning, state = proc.stdout.strip().split("\n")
+    assert warning.startswith("UserWarning | keras is already imported with the 'numpy'")
+    assert "applies after a restart" in warning
+    assert state == "{} numpy numpy"
+    assert json.loads((homes[0] / "keras.json").read_text())["backend"] == "jax"
+
+
+@pytest.mark.slow
+def test_eight_processes_swapping_at_once(homes):
+    path = bkeras.keras_config_path()
+    path.parent.mkdir()
+    path.write_text(json.dumps(_KERAS_JSON))
+    code = (
+        "from backendkit.keras import swap_backend\n"
+        "import sys\n"
+        "names = ['jax', 'torch', 'numpy']\n"
+        "for i in range(25):\n"
+        "    swap_backend(names[(i + int(sys.argv[1])) % 3])\n"
+    )
+    env = {**os.environ, **child_env(homes), "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(i)], env=env, stderr=subprocess.PIPE)
+        for i in range(8)
+    ]
+    seen, problems = set(), []
+
+    def read_until_done():
+        while any(p.poll() is None for p in procs) or not seen:
+            for target in (path, config.config_path()):
+                try:
+                    data = json.loads(target.read_text())
+                except FileNotFoundError:
+                    continue
+                except ValueError as exc:  # a reader must never see a partial write
+                    problems.append(f"{target.name}: {exc}")
+                    continue
+                if target == path:
+                    if set(data) != set(_KERAS_JSON) or data["mine"] != _KERAS_JSON["mine"]:
+                        problems.append(f"keys changed: {data}")
+                    seen.add(data["backend"])
+            time.sleep(0.001)
+
+    reader = threading.Thread(target=read_until_done)
+    reader.start()
+    errors = [p.communicate()[1].decode() for p in procs]
+    reader.join()
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    assert problems == []
+    final = json.loads(path.read_text())
+    assert final == {**_KERAS_JSON, "backend": final["backend"]}
+    assert final["backend"] in {"jax", "torch", "numpy"}
+    assert config.persisted_backend() in {"jax", "torch", "numpy"}
+    leftovers = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+# ---------------------------------------------------------------- models
+def test_model_path_errors(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        bkeras.load_model(tmp_path / "missing.keras")
+    text = tmp_path / "notes.keras"
+    text.write_text("not a zip archive")
+    with pytest.raises(ModelFileError, match=r"notes.keras' is not a Keras model file"):
+        bkeras.load_model(text)
+    h5 = tmp_path / "model.h5"
+    h5.write_bytes(b"\x89HDF\r\n")
+    with pytest.raises(ModelFileError, match="not a Keras model file"):
+        bkeras.predict(h5, np.zeros((1, 8, 1)))
+    assert "keras" not in sys.modules
+
+
+@pytest.mark.parametrize("window", [3, 2.5, True, "200"])
+def test_flare_cnn_rejects_bad_window(window):
+    with pytest.raises(ValueError, match="window must be an integer"):
+        bkeras.flare_cnn(window)
+
+
+@pytest.mark.skipif(_installed("tensorflow"), reason="tensorflow is installed")
+def test_keras_default_without_tensorflow_is_refused():
+    with pytest.raises(KerasBackendError, match=r"configure\('jax'\)"):
+        bkeras.flare_cnn()
+    assert "keras" not in sys.modules
+
+
+def build_and_save(path: str, window: int) -> list:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = bkeras.flare_cnn(window)
+    model.save(path)
+    return [
+        (layer.__class__.__name__, {k: layer.get_config().get(k) for k in _LAYER_KEYS})
+        for layer in model.layers
+    ]
+
+
+_LAYER_KEYS = ("filters", "kernel_size", "activation", "padding", "pool_size", "rate", "units")
+
+
+@pytest.mark.slow
+def test_saved_model_predicts_the_same_on_every_backend(tmp_path):
+    for name in ("jax", "torch"):
+        skip_unless_installed(name)
+    window, path = 16, str(tmp_path / "tiny.keras")
+    layers = bk.run_in_backend("jax", build_and_save, path, window)
+    kinds = [kind for kind, _ in layers]
+    assert kinds == [
+        "Conv1D", "MaxPooling1D", "Dropout", "Conv1D", "MaxPooling1D", "Dropout",
+        "Flatten", "Dense", "Dropout", "Dense",
+    ]  # fmt: skip
+    assert layers[0][1]["filters"] == 16
+    assert layers[0][1]["kernel_size"] == (7,)
+    assert layers[3][1]["filters"] == 64
+    assert layers[3][1]["padding"] == "same"
+    assert layers[7][1]["units"] == 32
+    assert layers[9][1]["activation"] == "sigmoid"
+    x = np.random.default_rng(0).normal(size=(6, window, 1)).astype("float32")
+    results = {
+        name: bk.run_in_backend(name, bkeras.predict, path, x)
+        for name in ("jax", "torch", "numpy")
+    }
+    for name, y in results.items():
+        assert y.shape == (6, 1), name
+        assert y.dtype == np.float32, name
+        np.testing.assert_allclose(y, results["jax"], atol=1e-5, rtol=0, err_msg=name)
+    assert np.ptp(results["jax"]) > 0  # the model does depend on its input
