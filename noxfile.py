@@ -1,4 +1,6 @@
-"""Sessions: ``tests``, ``docs`` (``-- --serve`` to rebuild on change), ``lint``.
+"""Sessions: ``tests``, ``docs`` (``-- --serve`` to rebuild on change), ``lint``,
+``tutorials`` (every page on every backend it declares) and ``site`` (the built site in
+headless Chromium).
 
 Each session installs what it needs into its own virtual environment, so that
 ``nox -s tests`` and ``nox -s docs`` work on a fresh machine with nothing but nox.
@@ -11,11 +13,12 @@ constrained by ``.ci/constraints-cpu.txt`` unless the environment variable
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "docs"]
+nox.options.sessions = ["lint", "tests", "tutorials", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.needs_version = ">=2024.3.2"
 
@@ -55,7 +58,8 @@ def _quiet_home(session: nox.Session, build: Path) -> dict[str, str]:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite (every installed backend), doctests included."""
-    _install(session, "-e", ".[test,all]")
+    # docs: the gates on the site (a failing cell fails the build, API coverage, notebooks)
+    _install(session, "-e", ".[test,docs,all]")
     env = _quiet_home(session, ROOT / "build" / "tests")
     session.run("pytest", *session.posargs, env=env)
 
@@ -74,13 +78,54 @@ def docs(session: nox.Session) -> None:
             "sphinx-autobuild", "--watch", "src", "--watch", "tutorials", *args, *posargs, env=env
         )
     else:
-        session.run("sphinx-build", *args, *posargs, env=env)
+        # The build must write nothing outside docs/_build: HOME is an empty folder that
+        # must stay empty, and the sources must be left as they were.
+        guard = ["python", "docs/tools/no_stray_writes.py", "--"]
+        session.run(*guard, "sphinx-build", *args, *posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def tutorials(session: nox.Session) -> None:
+    """Run every tutorial on every backend it declares (``-- jax``: one backend only).
+
+    ``-- jax --pages tutorials/03-*.md`` runs a few pages; python docs/tools/run_matrix.py
+    --help lists the options.
+
+    Each page runs in a fresh kernel per backend; the record, docs/_build/status/*.json,
+    is what the site's Status page shows. Fails, after running everything, if any page
+    failed. One environment serves all three backends (each has all frameworks).
+    """
+    _install(session, "-e", ".[docs,all]")
+    env = _quiet_home(session, BUILD)
+    guard = ["python", "docs/tools/no_stray_writes.py", "--"]
+    session.run(*guard, "python", "docs/tools/run_matrix.py", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def site(session: nox.Session) -> None:
+    """Check the built site (nox -s docs first) in headless Chromium; screenshots too.
+
+    Chromium cannot be downloaded by Selenium here: Debian's chromium and chromium-driver
+    are installed with apt-get when missing (as root, or through sudo).
+    """
+    _install(session, "selenium>=4.20")
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        apt = [*sudo, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
+        session.run(*apt, "update", "-qq", external=True)
+        packages = ["chromium", "chromium-driver", "fonts-noto-color-emoji"]
+        session.run(*apt, "install", "-y", "-qq", *packages, external=True)
+    session.run("python", "docs/tools/check_site.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff, and .readthedocs.yaml against Read the Docs' published schema."""
     _install(session, "ruff", "check-jsonschema")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py", "docs/conf.py")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run(
+        "ruff", "check", "src", "tests", "benchmarks", "noxfile.py", "docs/conf.py", "docs/tools"
+    )
+    session.run(
+        "ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py", "docs/tools"
+    )
     session.run("check-jsonschema", "--builtin-schema", "vendor.readthedocs", ".readthedocs.yaml")

@@ -9,12 +9,15 @@ includes them without copying. A cell that raises fails the build unless it is t
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import backendkit
 
 HERE = Path(__file__).parent
 BUILD = HERE / "_build"
+# Our extension (the Status page's matrix) and the scripts it shares code with.
+sys.path.insert(0, str(HERE / "tools"))
 
 # Keep everything the kernels write inside the build folder, also when sphinx-build is
 # called directly (Read the Docs) rather than through nox, which sets the same.
@@ -40,9 +43,12 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "status_page",
 ]
 
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "tools", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+# -n on every build, Read the Docs' too (its sphinx-build has -W but not -n)
+nitpicky = True
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
 # -- MyST-NB: execute every page, fail on any error not tagged raises-exception
@@ -68,4 +74,6 @@ nitpick_ignore_regex = [(r"py:.*", r"^(?!backendkit\b).*")]
 
 html_theme = "furo"
 html_title = f"backendkit {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["backendkit.css"]
+html_favicon = "_static/favicon.svg"  # browsers ask for one; a 404 is a console error

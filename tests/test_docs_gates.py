@@ -1,0 +1,251 @@
+"""The gates on the documentation site, proved to work.
+
+- A cell that raises fails the build and its traceback is in the build's output; the same
+  cell tagged ``raises-exception`` builds (on a copy of the site: our conf.py, our
+  extension, one tiny page), and that build writes nothing in ``~`` nor next to its sources.
+- Every public name (``backendkit.__all__``) is in the API reference and is used in at
+  least one tutorial, which every build executes.
+
+Docstring examples run through ``--doctest-modules`` (pyproject.toml); the build's
+warnings are errors in ``nox -s docs`` (``-W -n --keep-going``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import backendkit
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+TUTORIALS = sorted((ROOT / "tutorials").glob("*.md"))
+
+#: public names that need no page of their own, and why
+NOT_IN_REFERENCE = {"__version__": "metadata: shown in every page's title, not an API"}
+NOT_IN_TUTORIALS = {"__version__": "metadata, not something a lesson uses"}
+
+# conf.py keeps these inside the build folder by itself (Read the Docs calls sphinx-build
+# directly): the gate's build must not inherit them from nox, or it would prove nothing.
+_HOME_VARIABLES = (
+    "KERAS_HOME",
+    "MPLCONFIGDIR",
+    "IPYTHONDIR",
+    "JUPYTER_RUNTIME_DIR",
+    "JUPYTER_DATA_DIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+)
+
+FAILING_CELL = """\
+def inner():
+    return {"a": 1}["deliberately missing key"]
+
+inner()
+"""
+
+
+# ------------------------------------------------------------------ a failing cell
+def _site(root: Path, tags: list[str]) -> Path:
+    """A copy of the site with one page whose cell raises; the copy's docs folder."""
+    docs = root / "docs"
+    ignore = shutil.ignore_patterns("__pycache__")
+    docs.mkdir(parents=True)
+    shutil.copy(DOCS / "conf.py", docs / "conf.py")
+    for folder in ("tools", "_static"):
+        shutil.copytree(DOCS / folder, docs / folder, ignore=ignore)
+    (docs / "index.md").write_text("# Gate\n\n```{toctree}\npage\n```\n", encoding="utf-8")
+    tag_line = f":tags: {tags}\n".replace("'", "") if tags else ""
+    page = textwrap.dedent(
+        """\
+        ---
+        jupytext:
+          text_representation:
+            extension: .md
+            format_name: myst
+            format_version: 0.13
+        kernelspec:
+          display_name: Python 3
+          language: python
+          name: python3
+        backendkit:
+          backends: [numpy]
+        ---
+
+        # A page that raises
+
+        ```{code-cell} ipython3
+        """
+    )
+    (docs / "page.md").write_text(page + tag_line + FAILING_CELL + "```\n", encoding="utf-8")
+    return docs
+
+
+def _build(docs: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """``sphinx-build`` as ``nox -s docs`` runs it, with an empty HOME; output and status."""
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in _HOME_VARIABLES}
+    env["HOME"] = str(home)
+    # a failed build saves its traceback in a temporary file: keep it in the test's folder
+    env["TMPDIR"] = str(home.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    args = ["-b", "html", "-W", "-n", "--keep-going", "-T", str(docs), str(docs / "_build/html")]
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=docs,
+        timeout=900,
+    )
+
+
+def _files(folder: Path) -> set[str]:
+    return {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+@pytest.mark.slow
+def test_a_failing_cell_fails_the_build_and_shows_its_traceback(tmp_path: Path) -> None:
+    pytest.importorskip("myst_nb", reason="the docs extra is needed: pip install '.[docs]'")
+    docs = _site(tmp_path / "site", tags=[])
+    result = _build(docs, tmp_path / "home")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "KeyError" in output, output
+    # the traceback of the cell itself, not only the build's
+    assert 'return {"a": 1}["deliberately missing key"]' in output, output
+    assert "inner()" in output, output
+
+
+@pytest.mark.slow
+def test_the_same_cell_tagged_raises_exception_builds_and_writes_only_the_build(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("myst_nb", reason="the docs extra is needed: pip install '.[docs]'")
+    docs = _site(tmp_path / "site", tags=["raises-exception"])
+    sources = _files(docs)
+    result = _build(docs, tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (docs / "_build/html/page.html").read_text(encoding="utf-8")
+    assert "deliberately missing key" in page  # the error is shown, as the lesson
+    assert not any((tmp_path / "home").iterdir()), sorted(_files(tmp_path / "home"))
+    outside = {f for f in _files(docs) - sources if not f.startswith("_build/")}
+    assert not outside, f"the build wrote outside docs/_build: {sorted(outside)}"
+
+
+# ---------------------------------------------------------------------- API coverage
+_DIRECTIVE = re.compile(
+    r"^\s*(?:\.\. |```+\{|:::+\{)(?:py:)?(?P<kind>auto\w+|function|class|exception|data|"
+    r"attribute|method|decorator|module|currentmodule)(?:::|\})\s*(?P<name>\S+)",
+    re.MULTILINE,
+)
+
+
+def _resolve(qualname: str) -> Any:
+    """The object a dotted name documents (the longest importable module, then attributes)."""
+    parts = qualname.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(qualname)
+
+
+def documented_objects() -> dict[str, Any]:
+    """Every object the API reference documents: qualified name -> object."""
+    found = {}
+    for source in sorted((DOCS / "api").glob("*.*")):
+        if source.suffix not in {".rst", ".md"}:
+            continue
+        module = "backendkit"
+        for match in _DIRECTIVE.finditer(source.read_text(encoding="utf-8")):
+            kind, name = match["kind"], match["name"]
+            if kind in {"currentmodule", "module", "automodule"}:
+                module = name
+                if kind == "currentmodule":
+                    continue
+            qualname = name if name.startswith("backendkit") else f"{module}.{name}"
+            try:
+                found[qualname] = _resolve(qualname)
+            except (ImportError, AttributeError):
+                continue  # sphinx itself reports a reference to nothing
+    return found
+
+
+def _public() -> dict[str, Any]:
+    return {name: getattr(backendkit, name) for name in backendkit.__all__}
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    documented = documented_objects()
+    qualnames = set(documented)
+    objects = [obj for obj in documented.values()]
+    missing = [
+        name
+        for name, obj in _public().items()
+        if name not in NOT_IN_REFERENCE
+        and f"backendkit.{name}" not in qualnames
+        and not any(obj is other for other in objects if not isinstance(other, (str, int)))
+    ]
+    assert not missing, (
+        f"in backendkit.__all__ but in no docs/api page: {missing}; add "
+        "'.. autofunction:: NAME' (or autoclass, autoexception, data) to docs/api/<concern>.rst"
+    )
+
+
+def _tutorial_code(path: Path) -> str:
+    jupytext = pytest.importorskip("jupytext", reason="the docs extra is needed")
+    notebook = jupytext.read(path)
+    return "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+
+
+def names_used(code: str) -> set[str]:
+    """The backendkit names a piece of code uses: ``bk.NAME``, ``from backendkit import NAME``."""
+    aliases = {"backendkit"} | set(re.findall(r"\bimport backendkit as (\w+)", code))
+    used = set()
+    for alias in aliases:
+        used |= set(re.findall(rf"(?<![\w.]){re.escape(alias)}\.(\w+)", code))
+    imports = re.findall(r"\bfrom backendkit import \(([^)]*)\)", code)
+    imports += re.findall(r"\bfrom backendkit import ([\w ,]+)$", code, re.MULTILINE)
+    for imported in imports:
+        used |= {n.split(" as ")[0].strip() for n in imported.split(",") if n.strip()}
+    used |= set(re.findall(r"\bfrom backendkit\.(\w+)", code))
+    return used
+
+
+def test_names_used_finds_every_spelling() -> None:
+    code = (
+        "import backendkit as b\nfrom backendkit import (put,\n  at as at_)\n"
+        "from backendkit import xp, convert as c\n\nb.namespace('numpy').sum(b.asarray(1))"
+    )
+    assert names_used(code) == {"namespace", "asarray", "put", "at", "xp", "convert"}
+
+
+@pytest.mark.skipif(not TUTORIALS, reason="no tutorials")
+def test_every_public_name_is_used_in_a_tutorial() -> None:
+    used: set[str] = set()
+    for path in TUTORIALS:
+        used |= names_used(_tutorial_code(path))
+    missing = sorted(set(backendkit.__all__) - used - set(NOT_IN_TUTORIALS))
+    assert not missing, (
+        f"in backendkit.__all__ but used in no tutorial ({len(TUTORIALS)} pages searched for "
+        f"bk.NAME, backendkit.NAME, from backendkit import NAME): {missing}"
+    )
