@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import backendkit as bk
-from backendkit import backends, selection
+from backendkit import backends, precision, selection
 
 BACKENDS = list(backends.NAMES)
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -46,6 +46,20 @@ def _restore_selection():
     selection._process = saved
 
 
+@pytest.fixture(autouse=True)
+def _restore_dtype():
+    """A test that sets the default dtype, or makes JAX switch its 64-bit mode on by
+    asking for float64, must not change the dtypes of the next test."""
+    saved = precision._process
+    jax = sys.modules.get("jax")
+    x64 = None if jax is None else jax.config.jax_enable_x64
+    yield
+    precision._process = saved
+    jax = sys.modules.get("jax")
+    if jax is not None and jax.config.jax_enable_x64 != bool(x64):
+        jax.config.update("jax_enable_x64", bool(x64))
+
+
 def run_python(code: str, env: dict[str, str] | None = None, check: bool = True):
     """Run ``code`` in a fresh interpreter with backendkit importable; return the result."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("BACKENDKIT_")}
@@ -63,3 +77,26 @@ def run_python(code: str, env: dict[str, str] | None = None, check: bool = True)
     if check and proc.returncode != 0:
         raise AssertionError(f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``@pytest.mark.gpu`` tests where their backend sees no accelerator.
+
+    The frameworks are imported to look only when such a test was collected.
+    """
+    marked = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not marked:
+        return
+    found = {
+        name: [d.spec for d in bk.devices(name) if d.kind != "cpu"]
+        for name in bk.available_backends()
+    }
+    for item in marked:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("backend") if callspec is not None else None
+        if name is not None and name not in found:
+            continue  # the backend fixture skips it, saying what to install
+        seen = found[name] if name is not None else [s for specs in found.values() for s in specs]
+        if not seen:
+            who = f"the {name} backend" if name else "any backend"
+            item.add_marker(pytest.mark.skip(reason=f"no accelerator visible to {who}"))

@@ -9,32 +9,71 @@ arithmetic live here, written once against NumPy, and every backend uses them.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["as_tuple", "check_in_bounds", "has_repeatable", "linear_indices"]
+__all__ = ["as_tuple", "check_in_bounds", "has_repeatable", "index_error", "linear_indices"]
 
 _FALSE = np.False_
 
 
 def as_tuple(idx: Any) -> tuple[Any, ...]:
     """``idx`` as a tuple of index components (lists become NumPy arrays)."""
+    # put/at call this on every update: the common single index skips the generator
     if not isinstance(idx, tuple):
-        idx = (idx,)
-    return tuple(np.asarray(i) if isinstance(i, list) else i for i in idx)
+        return (_list_index(idx) if isinstance(idx, list) else idx,)
+    if not any(isinstance(i, list) for i in idx):
+        return idx
+    return tuple(_list_index(i) if isinstance(i, list) else i for i in idx)
+
+
+def _list_index(i: list[Any]) -> np.ndarray:
+    arr = np.asarray(i)
+    # NumPy indexes with an empty list as with an empty integer array; asarray makes it float
+    return arr.astype(np.intp) if arr.size == 0 else arr
 
 
 def check_in_bounds(shape: tuple[int, ...], idx: tuple[Any, ...]) -> None:
     """Raise NumPy's ``IndexError`` if ``idx`` does not fit an array of ``shape``.
 
     Indexes a zero-strided boolean view of ``shape``: no memory the size of the array
-    is touched, only as much as the index selects.
+    is touched, only as much as the index selects. A long integer array alone is
+    checked by its minimum and maximum instead, which reads it once and allocates
+    nothing.
     """
+    if len(idx) == 1 and shape and _is_long_integer_array(idx[0]):
+        n, i = shape[0], idx[0]
+        low, high = i.min(), i.max()
+        if low < -n or high >= n:
+            bad = high if high >= n else low
+            raise index_error(f"index {bad} is out of bounds for axis 0 with size {n}", shape, idx)
+        return
     try:
-        np.broadcast_to(_FALSE, shape)[idx]
+        _zero_view(shape)[idx]
     except IndexError as exc:
-        raise IndexError(f"{exc} (index {_describe(idx)} on an array of shape {shape})") from None
+        raise index_error(exc, shape, idx) from None
+
+
+def index_error(reason: Any, shape: tuple[int, ...], idx: tuple[Any, ...]) -> IndexError:
+    """The ``IndexError`` put/at raise on every backend: NumPy's reason, what was given."""
+    return IndexError(f"{reason} (index {_describe(idx)} on an array of shape {shape})")
+
+
+# Below this many entries indexing the zero-strided view is the faster check.
+_MINMAX_FROM = 4096
+
+
+def _is_long_integer_array(i: Any) -> bool:
+    return isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.size >= _MINMAX_FROM
+
+
+@functools.lru_cache(maxsize=128)
+def _zero_view(shape: tuple[int, ...]) -> np.ndarray:
+    # np.broadcast_to costs microseconds per call; the view is one byte whatever the shape
+    return np.broadcast_to(_FALSE, shape)
 
 
 def has_repeatable(idx: tuple[Any, ...]) -> bool:
@@ -43,9 +82,24 @@ def has_repeatable(idx: tuple[Any, ...]) -> bool:
 
 
 def linear_indices(shape: tuple[int, ...], idx: tuple[Any, ...]) -> np.ndarray:
-    """The flat (C-order) positions that ``x[idx]`` selects, repeats kept, shaped like it."""
+    """The flat (C-order) positions that ``x[idx]`` selects, repeats kept, shaped like it.
+
+    ``idx`` must be in bounds (see :func:`check_in_bounds`).
+    """
     if not shape:
         return np.zeros((), dtype=np.intp)[idx]
+    first = idx[0]
+    if len(idx) == 1 and isinstance(first, np.ndarray) and first.dtype.kind in "iu":
+        # the common case, an integer array on the first axis, without a view per axis
+        rest = shape[1:]
+        stride = math.prod(rest)
+        rows = first.astype(np.intp, copy=False) % shape[0]  # wraps negatives
+        if not rest:
+            return rows
+        rows *= stride
+        return rows.reshape((*first.shape, *(1,) * len(rest))) + np.arange(
+            stride, dtype=np.intp
+        ).reshape(rest)
     total: Any = 0
     stride = 1
     ndim = len(shape)

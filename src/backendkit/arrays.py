@@ -22,16 +22,11 @@ def _target(name: str | None) -> backends.Backend:
     return current() if name is None else backends.load(backends.canonical_name(name))
 
 
-def _dtype_arg(backend: backends.Backend, dtype: Any) -> Any:
-    if dtype is None:
-        from .precision import default_dtype
+def _dtype_arg(backend: backends.Backend, dtype: Any, data: Any = None) -> Any:
+    # the default dtype for floating host data, names resolved (JAX x64 on demand)
+    from .precision import resolve_dtype
 
-        return default_dtype(backend)
-    if isinstance(dtype, str):
-        from .precision import framework_dtype
-
-        return framework_dtype(backend, dtype)
-    return dtype
+    return resolve_dtype(backend, dtype, data)
 
 
 def _device_arg(backend: backends.Backend, device: Any) -> Any:
@@ -51,9 +46,10 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
     backend : str, optional
         Backend name; default the current one.
     dtype : str or dtype, optional
-        ``"float32"``, ``"float64"``, ... or a framework dtype. Default: the default
-        dtype (:func:`backendkit.set_default_dtype`) if one is set, else the
-        framework's own rule.
+        ``"float32"``, ``"float64"``, ... or a framework dtype. Default: for floating
+        (complex) host data the default dtype (:func:`backendkit.set_default_dtype`,
+        its complex match) if one is set; otherwise, and for integers, booleans and
+        the backend's own arrays, the framework's own rule.
     device : str, optional
         Where the array lands, e.g. ``"cpu"`` or ``"gpu:0"``; default the selected
         device (:func:`backendkit.set_device`), else the framework's default.
@@ -77,7 +73,9 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
             f"the {target.name} backend; backendkit converts between frameworks only on "
             f"request: use backendkit.convert(x, to={target.name!r})"
         )
-    return target.asarray(x, dtype=_dtype_arg(target, dtype), device=_device_arg(target, device))
+    return target.asarray(
+        x, dtype=_dtype_arg(target, dtype, x), device=_device_arg(target, device)
+    )
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -108,7 +106,9 @@ def convert(x: Any, to: str, device: Any = None) -> Any:
     to : str
         The target backend name.
     device : str, optional
-        Move the result there (a copy when it is not there already).
+        Move the result there (a copy when it is not there already). Default: the
+        selected device (:func:`backendkit.set_device`) if one is, else where the
+        data already is.
 
     Returns
     -------
@@ -116,6 +116,14 @@ def convert(x: Any, to: str, device: Any = None) -> Any:
         On the CPU, NumPy <-> PyTorch results share memory with ``x``; JAX may copy
         when the buffer does not meet its alignment. Where DLPack cannot be used
         (read-only NumPy arrays, tensors that require grad), a copy is made.
+
+    Notes
+    -----
+    A result that shares a JAX array's buffer must not be written to: JAX arrays are
+    immutable and JAX assumes they never change. NumPy results are read-only for that
+    reason; PyTorch has no read-only tensors, so ``convert(jax_array, to="torch")``
+    returns a writable tensor on the same memory: ``.clone()`` it before writing.
+    Likewise, a PyTorch tensor converted to JAX must not be written to afterwards.
 
     Examples
     --------
@@ -134,6 +142,7 @@ def convert(x: Any, to: str, device: Any = None) -> Any:
             x = target.from_dlpack(x)
         except (BufferError, TypeError, RuntimeError, ValueError):
             x = target.asarray(source.to_numpy(x))
-    if device is not None:
-        x = target.asarray(x, device=_device_arg(target, device))
+    placed = _device_arg(target, device)  # device=None: the selected device, if any
+    if placed is not None:
+        x = target.asarray(x, device=placed)
     return x

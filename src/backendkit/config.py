@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,14 +50,14 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}; check its permissions") from exc
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError included
         raise ConfigError(
             f"{path} is not valid JSON ({exc}); it was left untouched: fix or delete it"
         ) from exc
@@ -116,6 +115,8 @@ def update_json(path: str | os.PathLike[str], changes: dict[str, Any]) -> dict[s
         if not changed and path.exists():
             return {}
         data.update(changes)
+        import tempfile  # only writers pay for it
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

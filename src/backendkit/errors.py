@@ -9,14 +9,23 @@ already catches those keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentTypeError",
+    "ArgumentValueError",
     "BackendError",
     "BackendMismatchError",
     "BackendNotInstalledError",
+    "BenchmarkError",
     "ConfigError",
+    "ControlFlowError",
+    "DeviceError",
+    "DeviceFallbackWarning",
+    "DtypeUnavailableError",
     "KerasBackendError",
+    "ModelFileError",
     "RunnerError",
     "RunnerTimeoutError",
     "UnknownBackendError",
+    "UnknownDtypeError",
 ]
 
 
@@ -36,12 +45,21 @@ class BackendMismatchError(BackendError, TypeError):
     """Arrays of two backends met in one call; nothing is converted silently."""
 
 
+class BenchmarkError(BackendError, ValueError):
+    """A benchmark request that names no workload or device there is, or sizes and
+    counts that are not positive integers (the message lists the valid choices)."""
+
+
 class KerasBackendError(BackendError, RuntimeError):
     """Keras is already imported with another backend than the one asked for.
 
     Keras fixes its backend when it is imported; the message names the loaded and the
     requested backend and the two ways out (restart, or :func:`run_in_backend`).
     """
+
+
+class ModelFileError(BackendError, ValueError):
+    """A model path that does not exist or is not a ``.keras`` file."""
 
 
 class RunnerError(BackendError, ChildProcessError):
@@ -70,3 +88,38 @@ class RunnerTimeoutError(RunnerError, TimeoutError):
 class ConfigError(BackendError, ValueError):
     """A settings file (``keras.json``, backendkit's ``config.json``) that cannot be
     read or is not a JSON object; it is left untouched."""
+
+
+class DeviceError(BackendError, ValueError):
+    """A device that the backend does not have, or a device spec that names none (the
+    message lists the devices that are there and the ``fallback=`` way out)."""
+
+
+class DeviceFallbackWarning(UserWarning):
+    """The device asked for is not there and ``fallback=`` named the one used instead."""
+
+
+class ArgumentTypeError(BackendError, TypeError):
+    """An argument of the wrong kind: a function that is not callable, a loop bound or
+    seed that is not an integer, a ``vmap`` keyword argument (the message names it)."""
+
+
+class ArgumentValueError(BackendError, ValueError):
+    """An argument of the right kind but an unusable value: ``argnums`` or ``in_axes``
+    out of range or not matching the arguments, a negative seed (the message names it)."""
+
+
+class ControlFlowError(BackendError, TypeError):
+    """Branches of ``cond``/``switch`` that return different structures, shapes or
+    dtypes, or a loop body that changes its carry's type: JAX refuses these when it
+    traces, and backendkit refuses them on every backend alike."""
+
+
+class UnknownDtypeError(BackendError, ValueError):
+    """A dtype name backendkit does not know, or one not allowed where it was given
+    (the message lists the valid ones)."""
+
+
+class DtypeUnavailableError(BackendError, RuntimeError):
+    """A dtype the framework cannot give here, e.g. float64 under JAX when its 64-bit
+    mode cannot be switched on (the message says why and what to do)."""

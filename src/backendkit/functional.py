@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import _indexing, backends
 
 __all__ = ["at", "put"]
@@ -33,24 +35,54 @@ __all__ = ["at", "put"]
 _OPS = ("set", "add", "multiply", "min", "max")
 
 
-def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
+# array type -> its backend: put/at run in loops, and one dict look-up here replaces
+# backend_name_of's and load's (see benchmarks/overhead.py for what each call costs)
+_BACKEND_OF_TYPE: dict[type, backends.Backend] = {}
+
+
+def _backend_of_x(x: Any) -> backends.Backend:
+    try:
+        return _BACKEND_OF_TYPE[type(x)]
+    except KeyError:
+        pass
     name = backends.backend_name_of(x)
     if name is None:
         raise TypeError(
             f"put/at need an array of numpy, jax or torch as x, got {type(x).__name__}; "
             f"make one with backendkit.asarray(x)"
         )
-    backend = backends.load(name)
-    idx = _indexing.as_tuple(idx)
+    backend = _BACKEND_OF_TYPE[type(x)] = backends.load(name)
+    return backend
+
+
+# Types that are host data for certain: the check below skips them without a call.
+_HOST_TYPES = frozenset(
+    {int, float, complex, bool, slice, type(None), type(Ellipsis), np.ndarray}
+    | {type(np.dtype(c).type(0)) for c in "?bhilqBHILQefdgFDG"}
+)
+
+
+def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
+    backend = _BACKEND_OF_TYPE.get(type(x)) or _backend_of_x(x)
+    name = backend.name
+    idx = (idx,) if type(idx) in _HOST_TYPES else _indexing.as_tuple(idx)
     # host data (Python, NumPy) is welcome as values and index; another framework is not
-    backends.check_host_or(name, x, (values, *idx))
-    if backend.name != "numpy":
-        # Bring the index to the host to check it (NumPy raises by itself); under jit
-        # the index is a tracer and JAX's own rule applies.
-        if backend.is_traced(x) or any(backend.is_traced(i) for i in idx):
+    if len(idx) != 1 or type(values) not in _HOST_TYPES or type(idx[0]) not in _HOST_TYPES:
+        for item in (values, *idx):
+            if backends.backend_name_of(item) not in (None, "numpy", name):
+                backends.check_host_or(name, x, (values, *idx))  # raises, naming both
+    if name == "numpy":
+        # NumPy checks the index itself, before it writes anything
+        try:
             return backend.update(x, idx, op, values, copy)
-        idx = tuple(backend.to_numpy(i) if backends.backend_name_of(i) == name else i for i in idx)
-        _indexing.check_in_bounds(tuple(x.shape), idx)
+        except IndexError as exc:
+            raise _indexing.index_error(exc, x.shape, idx) from None
+    # Bring the index to the host to check it; under jit the index is a tracer and
+    # JAX's own rule applies.
+    if backend.is_traced(x) or any(backend.is_traced(i) for i in idx):
+        return backend.update(x, idx, op, values, copy)
+    idx = tuple(backend.to_numpy(i) if backends.backend_name_of(i) == name else i for i in idx)
+    _indexing.check_in_bounds(tuple(x.shape), idx)
     return backend.update(x, idx, op, values, copy)
 
 

@@ -53,7 +53,7 @@ def namespace(name: str | None = None) -> Any:
 
 def _with_defaults(func: Any, backend: backends.Backend) -> Any:
     from .devices import default_device
-    from .precision import default_dtype
+    from .precision import creation_dtype, default_dtype
 
     kwargs = {}
     dtype = default_dtype(backend)
@@ -68,7 +68,10 @@ def _with_defaults(func: Any, backend: backends.Backend) -> Any:
     @functools.wraps(func)
     def create(*args: Any, **kw: Any) -> Any:
         for key, value in kwargs.items():
-            if kw.get(key) is None:
+            if key == "dtype":
+                # only floating (and complex) results take the default: see precision.py
+                kw[key] = creation_dtype(backend, func.__name__, args, kw)
+            elif kw.get(key) is None:
                 kw[key] = value
         if backend.name == "jax" and "device" in kwargs:
             # jax.numpy creation functions take device=; older ones do not: place after.
@@ -84,7 +87,15 @@ class _NamespaceProxy:
 
     __slots__ = ()
 
-    def __getattr__(self, attr: str) -> Any:
+    # __getattribute__ rather than __getattr__: the proxy has no attributes of its own,
+    # and letting the ordinary look-up fail first (raising and catching an
+    # AttributeError) would cost more than the whole dispatch (see benchmarks/overhead.py).
+    def __getattribute__(self, attr: str) -> Any:
+        if attr[:2] == "__":
+            try:
+                return object.__getattribute__(self, attr)
+            except AttributeError:
+                pass
         backend = current()
         value = getattr(backend.namespace, attr)
         if attr in CREATION_FUNCTIONS:

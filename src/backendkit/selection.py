@@ -25,6 +25,7 @@ from typing import Any
 
 from . import backends, config
 from .backends import Backend
+from .errors import BackendNotInstalledError
 
 __all__ = [
     "ENV_VAR",
@@ -53,6 +54,12 @@ def _process_choice() -> list[str]:
         raw = os.environ.get(ENV_VAR)
         if raw is not None and raw.strip():
             name = backends.canonical_name(raw, source=f"{ENV_VAR} value")
+            if not backends.is_installed(name):
+                # said here, where the variable is read, rather than at some later use
+                raise BackendNotInstalledError(
+                    f"{ENV_VAR}={raw!r} asks for the {name} backend, which is not "
+                    f"installed: pip install 'backendkit[{name}]', or unset {ENV_VAR}"
+                )
             _process = [name, f"env {ENV_VAR}={raw}"]
         else:
             persisted = config.persisted_backend()
@@ -93,6 +100,8 @@ def get_backend() -> str:
     ------
     UnknownBackendError
         If ``BACKENDKIT_BACKEND`` (or the persisted default) is not a backend name.
+    BackendNotInstalledError
+        If ``BACKENDKIT_BACKEND`` names a backend whose framework is not installed.
     ConfigError
         If backendkit's persisted ``config.json`` is not valid JSON.
 

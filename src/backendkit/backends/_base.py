@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import _eager
+
 __all__ = ["Backend"]
 
 
@@ -84,6 +86,121 @@ class Backend:
         and normalised by :mod:`backendkit.functional` (see there for the contract).
         """
         raise NotImplementedError(f"{self.name} does not implement functional updates")
+
+    # ------------------------------------------------------------------ devices
+    # Only what differs by framework; specs, selection, fallback, the CPU's memory and
+    # pytrees are handled once, in backendkit/devices.py.
+    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
+        """The devices this process can put arrays on, the CPU first.
+
+        Each is ``(kind, index, name, platform, native)``: kind ``cpu``, ``gpu``,
+        ``mps`` or ``tpu``; the index among devices of that kind; the framework's name
+        for it (``""`` for the CPU, which backendkit names from the OS); the platform
+        (``cpu``, ``cuda``, ``rocm``, ``mps``, ``metal``, ``tpu``); and the
+        framework's device object.
+        """
+        raise NotImplementedError(f"{self.name} does not list its devices")
+
+    def device_key(self, native: Any) -> tuple[str, int] | None:
+        """``(kind, index)`` of this framework's device object ``native``, ``None`` if
+        it is not one of the devices :meth:`list_devices` reports."""
+        for kind, index, _, _, obj in self.list_devices():
+            if obj == native:
+                return kind, index
+        return None
+
+    def default_native_device(self) -> Any:
+        """The framework device that new arrays go to when backendkit names none."""
+        raise NotImplementedError(f"{self.name} does not report its default device")
+
+    def memory(self, native: Any) -> tuple[int | None, int | None]:
+        """``(free, total)`` bytes of an accelerator through the framework's own API;
+        ``(None, None)`` where it reports none (the CPU's figures come from the OS)."""
+        return None, None
+
+    def block_until_ready(self, arrays: list[Any]) -> None:
+        """Wait until the work producing ``arrays`` (this backend's arrays) is done."""
+        # An eager framework has finished its work when a call returns.
+
+    # ------------------------------------------------------------------ precision
+    def ensure_dtype(self, name: str) -> None:
+        """Make dtype ``name`` available before an array of it is made (JAX's 64-bit
+        mode); raise ``DtypeUnavailableError`` if it cannot be."""
+
+    def default_float_name(self) -> str:
+        """The framework's own floating dtype name for new arrays (``"float64"``...)."""
+        return str(self.asarray(0.0).dtype).rpartition(".")[2]
+
+    def default_int_name(self) -> str:
+        """The framework's own integer dtype name for new arrays (``"int64"``...)."""
+        return str(self.asarray(0).dtype).rpartition(".")[2]
+
+    # ------------------------------------------------------------------ control flow
+    # Python loops and branches (backendkit/_eager.py) serve every framework that runs
+    # eagerly; JAX overrides them with jax.lax. Arguments arrive checked by
+    # backendkit/control.py (integer bounds, callables, clamped switch index).
+    def fori_loop(self, lower: Any, upper: Any, body: Any, init: Any) -> Any:
+        return _eager.fori_loop(lower, upper, body, init)
+
+    def while_loop(self, cond_fun: Any, body: Any, init: Any) -> Any:
+        return _eager.while_loop(self, cond_fun, body, init)
+
+    def cond(self, pred: Any, true_fun: Any, false_fun: Any, operands: tuple) -> Any:
+        branches = [("true_fun", true_fun), ("false_fun", false_fun)]
+        return _eager.select(self, "cond", 0 if pred else 1, branches, operands)
+
+    def switch(self, index: Any, branches: Any, operands: tuple) -> Any:
+        # index is clamped already: a Python int here, a traced integer only under JAX
+        labelled = [(f"branch {i}", b) for i, b in enumerate(branches)]
+        return _eager.select(self, "switch", index, labelled, operands)
+
+    def scan(
+        self, f: Any, init: Any, xs: Any, length: int, reverse: bool, unroll: int
+    ) -> tuple[Any, Any]:
+        return _eager.scan(self, f, init, xs, length, reverse)
+
+    # ------------------------------------------------------------------ transforms
+    # The defaults suit a framework without compiler or autodiff (NumPy): jit is the
+    # identity, vmap a loop, derivatives central finite differences (_eager.py).
+    def jit(self, fun: Any, options: dict[str, Any]) -> Any:
+        """``fun`` compiled as the framework can (``options``: backendkit.jit's)."""
+        return fun
+
+    def vmap(
+        self,
+        fun: Any,
+        in_axes: tuple[Any, ...],
+        out_axes: Any,
+        args: tuple[Any, ...],
+        flat_axes: list[int | None],
+        size: int,
+    ) -> Any:
+        """``fun`` mapped over ``args``; ``flat_axes`` and ``size`` are ``in_axes``
+        checked and spelled out per leaf by backendkit/transforms.py."""
+        return _eager.vmap(self, fun, flat_axes, out_axes, args, size)
+
+    def derivatives(
+        self,
+        fun: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        argnums: int | tuple[int, ...],
+        has_aux: bool,
+        jacobian: bool,
+    ) -> tuple[Any, Any, Any]:
+        """``(value, aux, derivative)`` of ``fun`` at ``args``, the derivative laid out
+        as JAX lays it out for ``argnums``: the gradient for a scalar ``fun``
+        (``jacobian=False``), else the Jacobian (``value`` may then be ``None``)."""
+        return _eager.derivatives(self, fun, args, kwargs, argnums, has_aux)
+
+    # ------------------------------------------------------------------ random
+    def native_random(
+        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
+    ) -> Any:
+        """Random values from the framework's own generator seeded with ``seed``:
+        ``kind`` is ``normal``, ``uniform`` (``low``, ``high``), ``integers`` (``low``,
+        ``high``) or ``permutation`` (``n``)."""
+        raise NotImplementedError(f"{self.name} has no native random generator in backendkit")
 
     def __repr__(self) -> str:
         return f"<backendkit backend {self.name!r} ({self.framework} {self.version})>"

@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import _eager
+from ..errors import DtypeUnavailableError
 from ._base import Backend
 
 __all__ = ["JaxBackend"]
@@ -23,6 +25,7 @@ class JaxBackend(Backend):
         self.module = jax
         self.namespace = jnp
         self._tracer = jax.core.Tracer
+        self._lax = jax.lax
 
     @staticmethod
     def _array_type_of(module: Any) -> type:
@@ -50,5 +53,208 @@ class JaxBackend(Backend):
     # ------------------------------------------------------------------ updates
     def update(self, x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
         # JAX arrays are immutable: copy=False cannot update in place, and under jit
-        # XLA already reuses the buffer when it can.
+        # XLA already reuses the buffer when it can. The cast is ours because JAX's
+        # scatter warns (and will refuse) where numpy's setitem casts unsafely; host
+        # values are cast by NumPy, tens of microseconds cheaper than a JAX dispatch.
+        if not isinstance(values, self.module.Array):
+            values = np.asarray(values, dtype=x.dtype)
+        elif values.dtype != x.dtype:
+            values = values.astype(x.dtype)
         return getattr(x.at[idx], op)(values)
+
+    # ------------------------------------------------------------------ devices
+    #: JAX platform -> backendkit device kind (jax-metal calls its platform METAL)
+    _DEVICE_KINDS: ClassVar[dict[str, str]] = {"cpu": "cpu", "gpu": "gpu", "tpu": "tpu"}
+    _DEVICE_KINDS.update(cuda="gpu", rocm="gpu", metal="mps")
+
+    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
+        jax = self.module
+        platforms = ["cpu"]
+        if jax.default_backend() != "cpu":
+            platforms.append(jax.default_backend())
+        found = []
+        for platform in platforms:
+            try:
+                # local: in a multi-process run, other processes' devices take no arrays
+                local = jax.local_devices(backend=platform)
+            except RuntimeError:  # JAX_PLATFORMS may leave the CPU out
+                continue
+            for index, device in enumerate(local):
+                plat = device.platform.lower()
+                if plat == "gpu":  # one platform for both; the runtime says which
+                    version = str(getattr(device.client, "platform_version", "")).lower()
+                    plat = "rocm" if "rocm" in version else "cuda"
+                kind = self._DEVICE_KINDS.get(plat, plat)
+                name = "" if kind == "cpu" else str(device.device_kind)
+                found.append((kind, index, name, plat, device))
+        return found
+
+    def default_native_device(self) -> Any:
+        # where an array made now goes: honours jax_default_device and JAX_PLATFORMS
+        return next(iter(self.namespace.empty(()).devices()))
+
+    def memory(self, native: Any) -> tuple[int | None, int | None]:
+        try:
+            stats = native.memory_stats()
+        except (NotImplementedError, RuntimeError):  # plugins without allocator stats
+            return None, None
+        if not stats or "bytes_limit" not in stats:  # the CPU keeps none
+            return None, None
+        # bytes_limit is JAX's own pool (75% of a GPU unless XLA_PYTHON_CLIENT_* say
+        # otherwise): what this process can still allocate, not the whole card.
+        total = int(stats["bytes_limit"])
+        return max(total - int(stats.get("bytes_in_use", 0)), 0), total
+
+    def block_until_ready(self, arrays: list[Any]) -> None:
+        self.module.block_until_ready(arrays)
+
+    # ------------------------------------------------------------------ precision
+    #: dtypes JAX gives only in its 64-bit mode (otherwise it truncates them to 32 bits)
+    _X64_NAMES: ClassVar[frozenset[str]] = frozenset({"float64", "complex128", "int64"})
+
+    def ensure_dtype(self, name: str) -> None:
+        config = self.module.config
+        if name not in self._X64_NAMES or config.jax_enable_x64:
+            return
+        # The process-wide value, which a jax.enable_x64(False) block hides; JAX has no
+        # public way to read it, so where the private one is gone, assume the visible one.
+        holder = getattr(config, "_value_holders", {}).get("jax_enable_x64")
+        before = bool(holder.get_global()) if hasattr(holder, "get_global") else False
+        # Asked for now, so switched on now (never at import): see backendkit.precision.
+        config.update("jax_enable_x64", True)
+        problem = None
+        if not config.jax_enable_x64:
+            problem = "JAX's 64-bit mode is switched off here (a jax.enable_x64(False) block?)"
+        else:
+            try:
+                got = str(self.namespace.zeros((), dtype=name).dtype)
+            except Exception as exc:  # noqa: BLE001 - a device without 64-bit types
+                got = f"an error ({type(exc).__name__}: {exc})"
+            if got != name:
+                problem = f"JAX gives {got} for {name} on {self.module.default_backend()}"
+        if problem is not None:
+            config.update("jax_enable_x64", before)  # as it was: nothing changes on failure
+            raise DtypeUnavailableError(
+                f"{name} was asked for under JAX, but {problem}; use float32 "
+                f"(backendkit.set_default_dtype('float32')) or leave that block"
+            )
+
+    # ------------------------------------------------------------------ control flow
+    # jax.lax itself, so that loops and branches compile under jax.jit (arguments may
+    # be tracers). When JAX refuses a carry or branch type (a TypeError at trace time),
+    # jax.eval_shape finds what differs and backendkit's ControlFlowError says so, as
+    # the fallbacks do; any other TypeError passes through unchanged.
+    def _abstract(self, fn: Any, *args: Any) -> Any:
+        try:
+            return self.module.eval_shape(fn, *args)
+        except Exception:  # noqa: BLE001 - the original error is the better one then
+            return None
+
+    def _check_loop(self, what: str, body: Any, args: tuple[Any, ...], init: Any) -> None:
+        out = self._abstract(body, *args)
+        if out is not None:
+            _eager.check_carry(what, body, init, out)
+
+    def fori_loop(self, lower: Any, upper: Any, body: Any, init: Any) -> Any:
+        try:
+            return self._lax.fori_loop(lower, upper, body, init)
+        except TypeError:
+            self._check_loop("fori_loop", body, (lower, init), init)
+            raise
+
+    def while_loop(self, cond_fun: Any, body: Any, init: Any) -> Any:
+        try:
+            return self._lax.while_loop(cond_fun, body, init)
+        except TypeError:
+            pred = self._abstract(cond_fun, init)
+            if pred is not None:
+                _eager.check_pred(cond_fun, pred)
+            self._check_loop("while_loop", body, (init,), init)
+            raise
+
+    def _check_branches(self, what: str, branches: Any, operands: tuple) -> None:
+        outs = [(label, fn, self._abstract(fn, *operands)) for label, fn in branches]
+        outs = [o for o in outs if o[2] is not None]
+        for other in outs[1:]:
+            _eager.check_branches(what, outs[0], other)
+
+    def cond(self, pred: Any, true_fun: Any, false_fun: Any, operands: tuple) -> Any:
+        try:
+            return self._lax.cond(pred, true_fun, false_fun, *operands)
+        except TypeError:
+            branches = [("true_fun", true_fun), ("false_fun", false_fun)]
+            self._check_branches("cond", branches, operands)
+            raise
+
+    def switch(self, index: Any, branches: Any, operands: tuple) -> Any:
+        try:
+            return self._lax.switch(index, branches, *operands)
+        except TypeError:
+            labelled = [(f"branch {i}", b) for i, b in enumerate(branches)]
+            self._check_branches("switch", labelled, operands)
+            raise
+
+    def scan(
+        self, f: Any, init: Any, xs: Any, length: int, reverse: bool, unroll: int
+    ) -> tuple[Any, Any]:
+        try:
+            return self._lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
+        except TypeError:
+            jax = self.module
+            row = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), xs)
+            out = self._abstract(f, init, row)
+            if out is not None:
+                carry, _ = _eager.scan_pair(f, out)
+                _eager.check_carry("scan", f, init, carry)
+            raise
+
+    # ------------------------------------------------------------------ transforms
+    def jit(self, fun: Any, options: dict[str, Any]) -> Any:
+        return self.module.jit(
+            fun,
+            static_argnums=options.get("static_argnums"),
+            static_argnames=options.get("static_argnames"),
+        )
+
+    def vmap(
+        self,
+        fun: Any,
+        in_axes: tuple[Any, ...],
+        out_axes: Any,
+        args: tuple[Any, ...],
+        flat_axes: list[int | None],
+        size: int,
+    ) -> Any:
+        return self.module.vmap(fun, in_axes=in_axes, out_axes=out_axes)(*args)
+
+    def derivatives(
+        self,
+        fun: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        argnums: int | tuple[int, ...],
+        has_aux: bool,
+        jacobian: bool,
+    ) -> tuple[Any, Any, Any]:
+        jax = self.module
+        if jacobian:
+            out = jax.jacobian(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
+            jac, aux = out if has_aux else (out, None)
+            return None, aux, jac
+        out, grads = jax.value_and_grad(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
+        value, aux = out if has_aux else (out, None)
+        return value, aux, grads
+
+    # ------------------------------------------------------------------ random
+    def native_random(
+        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
+    ) -> Any:
+        jr = self.module.random
+        key = jr.key(seed)
+        if kind == "normal":
+            return jr.normal(key, shape, dtype)
+        if kind == "uniform":
+            return jr.uniform(key, shape, dtype, minval=params["low"], maxval=params["high"])
+        if kind == "integers":
+            return jr.randint(key, shape, params["low"], params["high"], dtype)
+        return jr.permutation(key, params["n"]).astype(dtype)

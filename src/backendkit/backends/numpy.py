@@ -39,11 +39,36 @@ class NumpyBackend(Backend):
     # ------------------------------------------------------------------ updates
     def update(self, x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
         out = x.copy() if copy else x
-        values = np.asarray(values, dtype=x.dtype)
         if op == "set":
-            out[idx] = values
+            out[idx] = values  # setitem casts to x's dtype by itself
         else:
+            values = np.asarray(values, dtype=x.dtype)
             # ufunc.at applies the operation once per occurrence of a repeated index;
             # out[idx] += values would apply it once in all.
             _UFUNCS[op].at(out, idx, values)
         return out
+
+    # ------------------------------------------------------------------ devices
+    # NumPy has the CPU alone, and NumPy 1.x creation functions take no device
+    # argument: its device object is None, which backendkit never passes on.
+    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
+        return [("cpu", 0, "", "cpu", None)]
+
+    def default_native_device(self) -> Any:
+        return None
+
+    # ------------------------------------------------------------------ random
+    def native_random(
+        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
+    ) -> Any:
+        gen = np.random.default_rng(seed)
+        if kind == "normal":
+            # NumPy draws normals in float32 and float64 only; others are cast from float64
+            own = dtype if np.dtype(dtype) in (np.float32, np.float64) else np.float64
+            return gen.standard_normal(shape, dtype=own).astype(dtype, copy=False)
+        if kind == "uniform":
+            low, high = params["low"], params["high"]
+            return (low + (high - low) * gen.random(shape)).astype(dtype)
+        if kind == "integers":
+            return gen.integers(params["low"], params["high"], size=shape, dtype=dtype)
+        return gen.permutation(params["n"]).astype(dtype)

@@ -6,11 +6,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _indexing
+from .. import _indexing, _tree
 from ._base import Backend
 
 __all__ = ["TorchBackend"]
 
+# where a tensor of an aux output passed through torch.func (see derivatives)
+_FROM_TORCH = object()
 # scatter_reduce_ names for the accumulating operations other than add.
 _SCATTER_REDUCE = {"multiply": "prod", "min": "amin", "max": "amax"}
 
@@ -46,40 +48,218 @@ class TorchBackend(Backend):
         return torch.as_tensor(x, dtype=dtype, device=device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        return x.detach().cpu().numpy()
+        try:
+            return x.numpy()  # CPU tensors without grad: no intermediate tensor objects
+        except (RuntimeError, TypeError):
+            return x.detach().cpu().numpy()
 
     def from_dlpack(self, x: Any) -> Any:
+        if isinstance(x, np.ndarray) and not x.flags.writeable:
+            # torch has no read-only tensors: sharing would let writes reach a buffer
+            # NumPy protects (a broadcast view, a read-only memory map)
+            return self.asarray(x)
         return self.module.from_dlpack(x)
 
     # ------------------------------------------------------------------ updates
     def _index(self, idx: tuple[Any, ...], device: Any) -> tuple[Any, ...]:
-        torch = self.module
-        return tuple(
-            torch.as_tensor(i, device=device) if isinstance(i, np.ndarray) else i for i in idx
-        )
+        return tuple(self._index_array(i, device) if isinstance(i, np.ndarray) else i for i in idx)
+
+    def _index_array(self, i: np.ndarray, device: Any) -> Any:
+        if i.dtype.kind == "u":
+            # torch reads a uint8 index as a boolean mask and refuses wider unsigned ones
+            i = i.astype(np.int64)
+        elif not i.flags.writeable:
+            i = i.copy()  # torch.from_numpy warns on read-only buffers
+        # from_numpy is several times faster than as_tensor on the index every update makes
+        out = self.module.from_numpy(i)
+        return out if device.type == "cpu" else out.to(device)
+
+    def _setitem(self, out: Any, tidx: tuple[Any, ...], values: Any) -> None:
+        if all(isinstance(i, self.module.Tensor) and i.ndim for i in tidx):
+            out.index_put_(tidx, values)  # arrays only: twice as fast as __setitem__
+        else:
+            out[tidx] = values
 
     def update(self, x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
         torch = self.module
         out = x.clone() if copy else x
-        values = torch.as_tensor(values, dtype=x.dtype, device=x.device)
-        if op == "set":
-            out[self._index(idx, x.device)] = values
-        elif not _indexing.has_repeatable(idx):
+        if not (
+            isinstance(values, torch.Tensor)
+            and values.dtype == x.dtype
+            and values.device == x.device
+        ):
+            values = self.asarray(values, dtype=x.dtype, device=x.device)
+        # torch indexing has no negative-step slices; the flat-position route has no limit
+        native = not any(isinstance(i, slice) and (i.step or 1) < 0 for i in idx)
+        if native and op == "set":
+            self._setitem(out, self._index(idx, x.device), values)
+        elif native and not _indexing.has_repeatable(idx):
             # no position can repeat: a gather, combine and scatter is exact
             tidx = self._index(idx, x.device)
-            out[tidx] = self._combine[op](out[tidx], values)
+            self._setitem(out, tidx, self._combine[op](out[tidx], values))
         else:
-            # Repeated positions must each count, as numpy's ufunc.at does: scatter on
-            # the flat positions that x[idx] selects.
-            lin = _indexing.linear_indices(tuple(x.shape), idx)
-            pos = torch.as_tensor(lin, device=x.device).reshape(-1)
-            src = torch.broadcast_to(values, lin.shape).reshape(-1)
-            flat = out if out.is_contiguous() else out.contiguous()
-            view = flat.view(-1)
-            if op == "add":
-                view.index_add_(0, pos, src)
-            else:
-                view.scatter_reduce_(0, pos, src, reduce=_SCATTER_REDUCE[op], include_self=True)
-            if flat is not out:
-                out.copy_(flat)
+            self._scatter(out, idx, op, values)
         return out
+
+    def _scatter(self, out: Any, idx: tuple[Any, ...], op: str, values: Any) -> None:
+        """``out[idx] op= values`` in place, once per occurrence of a repeated position,
+        as numpy's ``ufunc.at`` does (a gather-combine-scatter would count it once)."""
+        torch = self.module
+        first = idx[0]
+        if (
+            len(idx) == 1
+            and isinstance(first, np.ndarray)
+            and first.ndim == 1
+            and first.dtype.kind in "iu"
+            and (op == "add" or (op != "set" and out.ndim == 1))
+        ):
+            # one integer array on the first axis, the common case: reduce along it
+            # directly, without flat positions for every element
+            rows = torch.from_numpy(_indexing.linear_indices(tuple(out.shape[:1]), idx))
+            rows = rows.to(out.device)
+            shape = (len(first), *out.shape[1:])
+            src = values if values.shape == shape else torch.broadcast_to(values, shape)
+            if op == "add":
+                out.index_add_(0, rows, src)
+            else:
+                out.scatter_reduce_(0, rows, src, reduce=_SCATTER_REDUCE[op], include_self=True)
+            return
+        lin = _indexing.linear_indices(tuple(out.shape), idx)
+        pos = torch.as_tensor(lin, device=out.device).reshape(-1)
+        src = torch.broadcast_to(values, lin.shape).reshape(-1)
+        flat = out if out.is_contiguous() else out.contiguous()
+        view = flat.view(-1)
+        if op == "set":
+            view[pos] = src
+        elif op == "add":
+            view.index_add_(0, pos, src)
+        else:
+            view.scatter_reduce_(0, pos, src, reduce=_SCATTER_REDUCE[op], include_self=True)
+        if flat is not out:
+            out.copy_(flat)
+
+    # ------------------------------------------------------------------ devices
+    #: torch device type -> backendkit device kind (ROCm GPUs are "cuda" in torch too)
+    _DEVICE_KINDS: ClassVar[dict[str, str]] = {"cpu": "cpu", "cuda": "gpu", "mps": "mps"}
+
+    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
+        torch = self.module
+        found: list[tuple[str, int, str, str, Any]] = [("cpu", 0, "", "cpu", torch.device("cpu"))]
+        if torch.cuda.is_available():
+            platform = "rocm" if torch.version.hip else "cuda"
+            for i in range(torch.cuda.device_count()):
+                name = torch.cuda.get_device_name(i)
+                found.append(("gpu", i, name, platform, torch.device("cuda", i)))
+        if torch.backends.mps.is_available():
+            found.append(("mps", 0, "Apple MPS", "mps", torch.device("mps", 0)))
+        return found
+
+    def device_key(self, native: Any) -> tuple[str, int] | None:
+        kind = self._DEVICE_KINDS.get(native.type)
+        if kind is None:
+            return None
+        index = native.index
+        if index is None:  # "cuda" alone means torch's current CUDA device
+            cuda = self.module.cuda
+            index = cuda.current_device() if kind == "gpu" and cuda.is_available() else 0
+        return kind, index
+
+    def default_native_device(self) -> Any:
+        return self.module.get_default_device()
+
+    def memory(self, native: Any) -> tuple[int | None, int | None]:
+        torch = self.module
+        if native.type == "cuda":
+            free, total = torch.cuda.mem_get_info(native)
+            return int(free), int(total)
+        if native.type == "mps":
+            # Metal's recommended working set is the most MPS should use (shared memory)
+            total = int(torch.mps.recommended_max_memory())
+            return max(total - int(torch.mps.driver_allocated_memory()), 0), total
+        return None, None
+
+    def block_until_ready(self, arrays: list[Any]) -> None:
+        torch = self.module
+        # CUDA and MPS kernels run asynchronously; CPU operations are done on return.
+        for device in {a.device for a in arrays}:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elif device.type == "mps":
+                torch.mps.synchronize()
+
+    # ------------------------------------------------------------------ transforms
+    # Control flow is the shared Python loops (eager PyTorch needs nothing else);
+    # vmap and derivatives are torch.func's, which follow JAX's conventions.
+    def jit(self, fun: Any, options: dict[str, Any]) -> Any:
+        # Identity unless asked: torch.compile costs seconds to minutes at the first
+        # call (and again for each new shape), and pays off only on long runs.
+        wanted = options.get("torch_compile")
+        if not wanted:
+            return fun
+        return self.module.compile(fun, **(wanted if isinstance(wanted, dict) else {}))
+
+    def vmap(
+        self,
+        fun: Any,
+        in_axes: tuple[Any, ...],
+        out_axes: Any,
+        args: tuple[Any, ...],
+        flat_axes: list[int | None],
+        size: int,
+    ) -> Any:
+        return self.module.func.vmap(fun, in_dims=in_axes, out_dims=out_axes)(*args)
+
+    def derivatives(
+        self,
+        fun: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        argnums: int | tuple[int, ...],
+        has_aux: bool,
+        jacobian: bool,
+    ) -> tuple[Any, Any, Any]:
+        func = self.module.func
+        if has_aux:
+            fun, rebuild = self._aux_through_torch_func(fun)
+        if jacobian:
+            out = func.jacrev(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
+            jac, aux = out if has_aux else (out, None)
+            return None, rebuild(aux) if has_aux else None, jac
+        grads, out = func.grad_and_value(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
+        value, aux = out if has_aux else (out, None)
+        return value, rebuild(aux) if has_aux else None, grads
+
+    def _aux_through_torch_func(self, fun: Any) -> tuple[Any, Any]:
+        """``fun`` returning only the tensors of its aux, and a function that puts the
+        aux back together: torch.func passes tensors alone through ``has_aux`` (and
+        unwraps them), where JAX takes any auxiliary data."""
+        tensor = self.module.Tensor
+        kept: dict[str, Any] = {}
+
+        def tensors_only(*args: Any, **kwargs: Any) -> Any:
+            value, aux = fun(*args, **kwargs)
+            leaves, treedef = _tree.flatten(aux)
+            kept["aux"] = (treedef, [_FROM_TORCH if isinstance(x, tensor) else x for x in leaves])
+            return value, [x for x in leaves if isinstance(x, tensor)]
+
+        def rebuild(tensors: list[Any]) -> Any:
+            treedef, leaves = kept["aux"]
+            it = iter(tensors)
+            return _tree.unflatten(treedef, [next(it) if x is _FROM_TORCH else x for x in leaves])
+
+        return tensors_only, rebuild
+
+    # ------------------------------------------------------------------ random
+    def native_random(
+        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
+    ) -> Any:
+        torch = self.module
+        gen = torch.Generator().manual_seed(seed)  # on the CPU; backendkit moves the result
+        if kind == "normal":
+            return torch.randn(shape, generator=gen, dtype=dtype)
+        if kind == "uniform":
+            low, high = params["low"], params["high"]
+            return low + (high - low) * torch.rand(shape, generator=gen, dtype=dtype)
+        if kind == "integers":
+            return torch.randint(params["low"], params["high"], shape, generator=gen, dtype=dtype)
+        return torch.randperm(params["n"], generator=gen, dtype=dtype)
