@@ -69,6 +69,7 @@ def run_python(code: str, env: dict[str, str] | None = None, check: bool = True)
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
+        check=False,  # the caller decides: check= above, or inspects the result
         capture_output=True,
         text=True,
         env=full_env,

@@ -7,11 +7,10 @@ import multiprocessing
 import os
 
 import pytest
+from conftest import run_python
 
 from backendkit import config
 from backendkit.errors import BackendError, ConfigError
-
-from conftest import run_python
 
 
 def test_read_missing_file_is_empty(tmp_path):
@@ -42,7 +41,7 @@ def test_corrupt_file_is_refused_and_left_untouched(tmp_path, content):
     path = tmp_path / "keras.json"
     path.write_text(content)
     before = path.read_bytes()
-    with pytest.raises(ConfigError, match="keras.json") as info:
+    with pytest.raises(ConfigError, match=r"keras\.json") as info:
         config.update_json(path, {"backend": "torch"})
     assert isinstance(info.value, BackendError)
     assert "left untouched" in str(info.value)
@@ -63,9 +62,7 @@ def test_concurrent_writers_lose_no_key(tmp_path):
     path = tmp_path / "keras.json"
     path.write_text(json.dumps({"floatx": "float32"}))
     ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=_swap_many, args=(str(path), f"w{i}", 20)) for i in range(8)
-    ]
+    workers = [ctx.Process(target=_swap_many, args=(str(path), f"w{i}", 20)) for i in range(8)]
     for w in workers:
         w.start()
     for w in workers:

@@ -4,11 +4,14 @@ This module only re-exports; importing it imports no jax, torch or keras and cha
 nothing in the process (see ``backends/_base.py`` for why and how).
 """
 
-from . import random
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
 from .arrays import asarray, convert, to_numpy
-from .bench import benchmark
-from .control import cond, fori_loop, scan, switch, while_loop
+
+# ``devices`` is both a function and the module defining it: importing the module
+# anywhere would set ``backendkit.devices`` to the module, so it is imported here,
+# eagerly, and the function bound last.
 from .devices import (
     Device,
     MemoryInfo,
@@ -19,7 +22,6 @@ from .devices import (
     set_device,
     use_device,
 )
-from .diagnostics import check_backend, print_backend_info
 from .errors import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -40,10 +42,58 @@ from .errors import (
 )
 from .functional import at, put
 from .namespace import namespace, xp
-from .precision import get_default_dtype, set_default_dtype, use_dtype
-from .runner import run_in_backend
 from .selection import available_backends, backend_of, get_backend, set_backend, use_backend
-from .transforms import grad, jacobian, jit, value_and_grad, vmap
+
+# Re-exported on first use (PEP 562), so that ``import backendkit`` does not pay for
+# modules a script may never touch (see benchmarks/overhead.py for the import time).
+_LAZY = {
+    "random": None,  # the submodule itself
+    "benchmark": "bench",
+    "cond": "control",
+    "fori_loop": "control",
+    "scan": "control",
+    "switch": "control",
+    "while_loop": "control",
+    "check_backend": "diagnostics",
+    "print_backend_info": "diagnostics",
+    "get_default_dtype": "precision",
+    "set_default_dtype": "precision",
+    "use_dtype": "precision",
+    "run_in_backend": "runner",
+    "grad": "transforms",
+    "jacobian": "transforms",
+    "jit": "transforms",
+    "value_and_grad": "transforms",
+    "vmap": "transforms",
+}
+
+if TYPE_CHECKING:
+    from . import random
+    from .bench import benchmark
+    from .control import cond, fori_loop, scan, switch, while_loop
+    from .diagnostics import check_backend, print_backend_info
+    from .precision import get_default_dtype, set_default_dtype, use_dtype
+    from .runner import run_in_backend
+    from .transforms import grad, jacobian, jit, value_and_grad, vmap
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'backendkit' has no attribute {name!r}") from None
+    import importlib
+
+    value = importlib.import_module(f".{module or name}", __name__)
+    if module is not None:
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ArgumentTypeError",

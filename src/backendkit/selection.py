@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from . import backends, config
+from . import backends
 from .backends import Backend
 from .errors import BackendNotInstalledError
 
@@ -62,6 +62,8 @@ def _process_choice() -> list[str]:
                 )
             _process = [name, f"env {ENV_VAR}={raw}"]
         else:
+            from . import config  # json and pathlib: paid at first use, not at import
+
             persisted = config.persisted_backend()
             if persisted is not None:
                 path = config.config_path()
