@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
+
+sys.path.insert(0, str(Path(__file__).parent / "docs" / "tools"))
+from quiet_home import quiet_home  # docs/tools, put on sys.path just above
 
 nox.options.sessions = ["lint", "tests", "tutorials", "docs"]
 nox.options.reuse_existing_virtualenvs = True
@@ -35,23 +39,11 @@ def _install(session: nox.Session, *args: str) -> None:
     session.install(*extra, *args)
 
 
-def _quiet_home(session: nox.Session, build: Path) -> dict[str, str]:
-    """Environment that keeps Keras, matplotlib, Jupyter, IPython and backendkit's own
-    settings out of ``~``: builds and tests neither read nor write the user's."""
-    home = build / "home"
-    env = {
-        "KERAS_HOME": str(home / "keras"),
-        "MPLCONFIGDIR": str(home / "matplotlib"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),
-        "JUPYTER_DATA_DIR": str(home / "jupyter-data"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "PYTHONHASHSEED": "0",
-    }
-    for path in env.values():
-        if "/" in path:
-            Path(path).mkdir(parents=True, exist_ok=True)
+def _quiet_home(build: Path) -> dict[str, str]:
+    """Keep Keras, matplotlib, Jupyter, IPython and backendkit's own settings out of
+    ``~``: builds and tests neither read nor write the user's (docs/tools/quiet_home.py)."""
+    env = dict(quiet_home(build / "home"))
+    env["PYTHONHASHSEED"] = "0"
     return env
 
 
@@ -60,7 +52,7 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (every installed backend), doctests included."""
     # docs: the gates on the site (a failing cell fails the build, API coverage, notebooks)
     _install(session, "-e", ".[test,docs,all]")
-    env = _quiet_home(session, ROOT / "build" / "tests")
+    env = _quiet_home(ROOT / "build" / "tests")
     session.run("pytest", *session.posargs, env=env)
 
 
@@ -75,7 +67,7 @@ def docs(session: nox.Session) -> None:
     serve = "--serve" in session.posargs
     cache = "--cache" in session.posargs
     posargs = [a for a in session.posargs if a not in ("--serve", "--cache")]
-    env = _quiet_home(session, BUILD)
+    env = _quiet_home(BUILD)
     args = ["-b", "html", "-W", "-n", "--keep-going", "-T", "docs", str(BUILD / "html")]
     # By default every page is read afresh (-E), so every tutorial runs against the
     # library as it is now; "-- --cache" rebuilds only what changed and reuses the
@@ -105,7 +97,7 @@ def tutorials(session: nox.Session) -> None:
     failed. One environment serves all three backends (each has all frameworks).
     """
     _install(session, "-e", ".[docs,all]")
-    env = _quiet_home(session, BUILD)
+    env = _quiet_home(BUILD)
     guard = ["python", "docs/tools/no_stray_writes.py", "--"]
     session.run(*guard, "python", "docs/tools/run_matrix.py", *session.posargs, env=env)
 

@@ -21,17 +21,9 @@ sys.path.insert(0, str(HERE / "tools"))
 
 # Keep everything the kernels write inside the build folder, also when sphinx-build is
 # called directly (Read the Docs) rather than through nox, which sets the same.
-for var, sub in {
-    "KERAS_HOME": "keras",
-    "MPLCONFIGDIR": "matplotlib",
-    "IPYTHONDIR": "ipython",
-    "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
-    "JUPYTER_DATA_DIR": "jupyter-data",
-    "XDG_CACHE_HOME": "cache",
-    "XDG_CONFIG_HOME": "config",
-}.items():
-    os.environ.setdefault(var, str(BUILD / "home" / sub))
-    Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
+from quiet_home import quiet_home  # docs/tools, put on sys.path just above
+
+quiet_home(BUILD / "home", os.environ, override=False)
 
 project = "backendkit"
 author = "The backendkit developers"

@@ -36,15 +36,10 @@ NOT_IN_TUTORIALS = {"__version__": "metadata, not something a lesson uses"}
 
 # conf.py keeps these inside the build folder by itself (Read the Docs calls sphinx-build
 # directly): the gate's build must not inherit them from nox, or it would prove nothing.
-_HOME_VARIABLES = (
-    "KERAS_HOME",
-    "MPLCONFIGDIR",
-    "IPYTHONDIR",
-    "JUPYTER_RUNTIME_DIR",
-    "JUPYTER_DATA_DIR",
-    "XDG_CACHE_HOME",
-    "XDG_CONFIG_HOME",
-)
+sys.path.insert(0, str(DOCS / "tools"))
+from quiet_home import HOMES
+
+_HOME_VARIABLES = tuple(HOMES)
 
 FAILING_CELL = """\
 def inner():

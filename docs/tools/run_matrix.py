@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from quiet_home import quiet_home
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
@@ -128,18 +129,7 @@ def kernel_env(
     env["BACKENDKIT_BACKEND"] = backend
     if keras:
         env["KERAS_BACKEND"] = backend
-    home = BUILD / "home"
-    for var, sub in {
-        "KERAS_HOME": "keras",
-        "MPLCONFIGDIR": "matplotlib",
-        "IPYTHONDIR": "ipython",
-        "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
-        "JUPYTER_DATA_DIR": "jupyter-data",
-        "XDG_CACHE_HOME": "cache",
-        "XDG_CONFIG_HOME": "config",
-    }.items():
-        env.setdefault(var, str(home / sub))
-        Path(env[var]).mkdir(parents=True, exist_ok=True)
+    quiet_home(BUILD / "home", env, override=False)
     return env
 
 
