@@ -36,6 +36,8 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "status_page",
+    # MathJax served from the site itself: no CDN, so no network needed to read the docs
+    "sphinx-mathjax-offline",
 ]
 
 exclude_patterns = ["_build", "tools", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]

@@ -357,7 +357,7 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
 
     Writes ``backend`` into :func:`keras_config_path` (keras.json) and, for ``jax``,
     ``torch`` and ``numpy``, as backendkit's own default into
-    ``backendkit.config.config_path()``. Each file is updated atomically (a temporary
+    :func:`backendkit.config.config_path`. Each file is updated atomically (a temporary
     file in the same folder, then ``os.replace``) under a lock, keeping every other
     key, and created if missing.
 
