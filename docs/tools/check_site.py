@@ -10,8 +10,9 @@ to fetch one), and checks that
 - every image on every page loads (``naturalWidth > 0``);
 - the search page finds the ``put`` tutorial (``search.html?q=put``);
 
-then saves screenshots of the home page, one tutorial and the Status page, in furo's light
-and dark themes, under ``docs/_build/screenshots/``. Exit status 1 on any problem.
+and notes (without failing) the cell outputs wider than the text column; then it saves
+screenshots of the home page, one tutorial and the Status page, in furo's light and dark
+themes, under ``docs/_build/screenshots/``. Exit status 1 on any problem.
 
 Usage::
 
@@ -60,6 +61,13 @@ images.forEach((img) => { img.loading = "eager"; });
 Promise.all(images.map((img) => img.complete ? null : new Promise((resolve) => {
   img.addEventListener("load", resolve); img.addEventListener("error", resolve);
 }))).then(() => done(images.map((img) => [img.getAttribute("src"), img.naturalWidth])));
+"""
+
+# Cell outputs that do not fit the text column: not an error (they scroll sideways), but a
+# reader may miss a column that is out of sight, so they are reported.
+_WIDE_OUTPUTS_JS = """
+return [...document.querySelectorAll(".cell_output pre")]
+  .filter((pre) => pre.scrollWidth > pre.clientWidth + 1).length;
 """
 
 
@@ -169,6 +177,9 @@ def check_pages(driver: Any, url: str, html: Path) -> list[str]:
             if not width:
                 problems.append(f"{page}: image {src} did not load")
         problems += [f"{page}: console error: {m}" for m in console_errors(driver)]
+        wide = driver.execute_script(_WIDE_OUTPUTS_JS)
+        if wide:
+            print(f"note: {page}: {wide} cell outputs wider than the page (readers scroll)")
     print(f"loaded {len(pages)} pages")
     return problems
 

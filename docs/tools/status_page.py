@@ -110,18 +110,20 @@ class StatusMatrix(SphinxDirective):
         return table
 
     def _page_link(self, page: str, by_backend: dict[str, dict[str, Any]]) -> nodes.Node:
-        title = next((run["title"] for run in by_backend.values()), page)
         docname = f"tutorials/{page}"
         if docname not in self.env.found_docs:  # a record of a page that is gone
-            return nodes.Text(title)
+            title = next((run["title"] for run in by_backend.values()), page)
+            return nodes.Text(title.replace("`", ""))
+        # Not explicit: Sphinx writes the page's own title, its markup resolved (the
+        # record's title is raw MyST, backticks and all).
         ref = pending_xref(
             refdoc=self.env.docname,
             refdomain="std",
             reftype="doc",
             reftarget=f"/{docname}",
-            refexplicit=True,
+            refexplicit=False,
         )
-        ref += nodes.inline(text=title)
+        ref += nodes.inline(text=page)
         return ref
 
     @staticmethod
