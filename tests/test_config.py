@@ -115,3 +115,126 @@ def test_config_path_follows_xdg(tmp_path, monkeypatch):
     assert config.config_path() == tmp_path / "backendkit" / "config.json"
     monkeypatch.setenv(config.CONFIG_DIR_VAR, os.fspath(tmp_path / "x"))
     assert config.config_path() == tmp_path / "x" / "config.json"
+
+
+# ---------------------------------------------------------------- issue 12: hardening
+@pytest.mark.parametrize("value", [42, None, 1.5, ["jax"], {"name": "jax"}, True])
+def test_persisted_backend_of_the_wrong_type_names_file_and_key(tmp_path, monkeypatch, value):
+    monkeypatch.setenv(config.CONFIG_DIR_VAR, str(tmp_path))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"backend": value}))
+    with pytest.raises(ConfigError) as info:
+        config.persisted_backend()
+    message = str(info.value)
+    assert str(path) in message
+    assert "'backend'" in message
+    assert json.dumps(value) in message  # what was found, as the file spells it
+
+
+def test_persisted_backend_of_the_wrong_type_fails_at_first_use(tmp_path):
+    (tmp_path / "config.json").write_text('{"backend": null}')
+    proc = run_python(
+        "import backendkit as bk; bk.get_backend()",
+        env={config.CONFIG_DIR_VAR: str(tmp_path)},
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "ConfigError" in proc.stderr
+    assert str(tmp_path / "config.json") in proc.stderr
+
+
+def test_missing_backend_key_is_no_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.CONFIG_DIR_VAR, str(tmp_path))
+    (tmp_path / "config.json").write_text('{"other": 1}')
+    assert config.persisted_backend() is None
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600, 0o664])
+def test_update_keeps_the_file_mode(tmp_path, mode):
+    path = tmp_path / "keras.json"
+    path.write_text('{"backend": "jax"}')
+    path.chmod(mode)
+    config.update_json(path, {"backend": "torch"})
+    assert json.loads(path.read_text()) == {"backend": "torch"}
+    assert path.stat().st_mode & 0o7777 == mode
+
+
+def test_new_file_gets_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        config.update_json(tmp_path / "new.json", {"backend": "jax"})
+        os.umask(0o027)
+        config.update_json(tmp_path / "other.json", {"backend": "jax"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "other.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_update_follows_a_symlink_and_writes_its_target(tmp_path):
+    target_dir = tmp_path / "dotfiles"
+    target_dir.mkdir()
+    target = target_dir / "keras.json"
+    target.write_text('{"backend": "jax", "floatx": "float32"}')
+    target.chmod(0o644)
+    link = tmp_path / "home" / "keras.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    config.update_json(link, {"backend": "torch"})
+    assert link.is_symlink()
+    assert os.readlink(link) == str(target)
+    assert json.loads(target.read_text()) == {"backend": "torch", "floatx": "float32"}
+    assert target.stat().st_mode & 0o7777 == 0o644
+    # the temporary file went beside the target, where os.replace is atomic
+    assert sorted(p.name for p in link.parent.iterdir()) == ["keras.json"]
+    assert not [p for p in target_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_update_through_a_dangling_symlink_creates_the_target(tmp_path):
+    target = tmp_path / "real" / "keras.json"
+    target.parent.mkdir()
+    link = tmp_path / "keras.json"
+    link.symlink_to(target)
+    config.update_json(link, {"backend": "numpy"})
+    assert link.is_symlink()
+    assert json.loads(target.read_text()) == {"backend": "numpy"}
+
+
+def test_update_of_several_files_is_all_or_nothing(tmp_path, monkeypatch):
+    a, b = tmp_path / "a" / "keras.json", tmp_path / "b" / "config.json"
+    a.parent.mkdir()
+    a.write_text('{"backend": "jax"}')
+    real_replace = os.replace
+
+    def failing_replace(src, dst, *args, **kwargs):
+        if os.fspath(dst) == str(b):
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(ConfigError, match=r"b/config\.json.*Permission denied") as info:
+        config.update_json_files({a: {"backend": "torch"}, b: {"backend": "torch"}})
+    assert "neither file was changed" in str(info.value)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert json.loads(a.read_text()) == {"backend": "jax"}
+    assert not b.exists()
+    assert sorted(p.name for p in a.parent.iterdir() if not p.name.endswith(".lock")) == [
+        "keras.json"
+    ]
+    assert not [p for p in b.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_update_of_several_files_reports_each(tmp_path):
+    a, b = tmp_path / "keras.json", tmp_path / "sub" / "config.json"
+    a.write_text('{"backend": "jax", "floatx": "float32"}')
+    changed = config.update_json_files({a: {"backend": "torch"}, b: {"backend": "torch"}})
+    assert changed == {a: {"backend": ("jax", "torch")}, b: {"backend": (None, "torch")}}
+    assert json.loads(a.read_text()) == {"backend": "torch", "floatx": "float32"}
+    assert json.loads(b.read_text()) == {"backend": "torch"}
+
+
+def test_folder_that_cannot_be_created_is_a_config_error(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(ConfigError, match="not-a-folder"):
+        config.update_json(blocker / "config.json", {"backend": "jax"})

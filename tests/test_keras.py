@@ -7,6 +7,7 @@ Everything that imports keras runs in a child interpreter (``run_python`` or
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -310,6 +311,206 @@ def test_eight_processes_swapping_at_once(homes):
     assert config.persisted_backend() in {"jax", "torch", "numpy"}
     leftovers = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def _writes_refused_under(folder):
+    """Make every write under ``folder`` fail with PermissionError, as a read-only
+    folder does for a normal user (the tests may run as root, whom chmod does not stop)."""
+    folder = str(folder)
+    real = {"open": builtins.open, "os_open": os.open, "replace": os.replace, "mkdir": os.mkdir}
+
+    def inside(path) -> bool:
+        try:
+            path = os.fspath(path)
+        except TypeError:  # a file descriptor
+            return False
+        return os.path.abspath(path).startswith(folder + os.sep) or path == folder
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", os.fspath(path))
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        if inside(file) and any(c in mode for c in "wax+"):
+            refuse(file)
+        return real["open"](file, mode, *args, **kwargs)
+
+    def fake_os_open(path, flags, *args, **kwargs):
+        if inside(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            refuse(path)
+        return real["os_open"](path, flags, *args, **kwargs)
+
+    def fake_replace(src, dst, *args, **kwargs):
+        if inside(dst):
+            refuse(dst)
+        return real["replace"](src, dst, *args, **kwargs)
+
+    def fake_mkdir(path, *args, **kwargs):
+        if inside(path):
+            refuse(path)
+        return real["mkdir"](path, *args, **kwargs)
+
+    return {
+        (builtins, "open"): fake_open,
+        (os, "open"): fake_os_open,
+        (os, "replace"): fake_replace,
+        (os, "mkdir"): fake_mkdir,
+    }
+
+
+@pytest.mark.parametrize("config_exists", [True, False])
+def test_swap_with_a_read_only_config_folder_changes_neither_file(
+    homes, monkeypatch, config_exists
+):
+    keras_path, config_path = bkeras.keras_config_path(), config.config_path()
+    keras_path.parent.mkdir()
+    keras_path.write_text(json.dumps(_KERAS_JSON))
+    config_path.parent.mkdir()
+    if config_exists:
+        config_path.write_text('{"backend": "jax"}')
+    before = {p: p.read_bytes() for p in (keras_path, config_path) if p.exists()}
+    env_before = dict(os.environ)
+    with monkeypatch.context() as patch:
+        for (owner, name), fake in _writes_refused_under(config_path.parent).items():
+            patch.setattr(owner, name, fake)
+        with pytest.raises(ConfigError) as info:
+            bkeras.swap_backend("torch")
+    message = str(info.value)
+    assert str(config_path.parent) in message
+    assert "Permission denied" in message
+    assert not isinstance(info.value, PermissionError)
+    assert {p: p.read_bytes() for p in (keras_path, config_path) if p.exists()} == before
+    assert {k: v for k, v in os.environ.items() if k in _FRAMEWORK_VARS} == {
+        k: v for k, v in env_before.items() if k in _FRAMEWORK_VARS
+    }
+    assert not [p for p in keras_path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_swap_with_a_really_read_only_config_folder(homes):
+    keras_path, config_path = bkeras.keras_config_path(), config.config_path()
+    keras_path.parent.mkdir()
+    keras_path.write_text(json.dumps(_KERAS_JSON))
+    config_path.parent.mkdir()
+    config_path.parent.chmod(0o555)
+    try:
+        with pytest.raises(ConfigError, match="Permission denied"):
+            bkeras.swap_backend("torch")
+    finally:
+        config_path.parent.chmod(0o755)
+    assert json.loads(keras_path.read_text()) == _KERAS_JSON
+
+
+def test_swap_when_the_config_folder_cannot_be_made_changes_neither_file(homes):
+    keras_path = bkeras.keras_config_path()
+    keras_path.parent.mkdir()
+    keras_path.write_text(json.dumps(_KERAS_JSON))
+    homes[1].write_text("a file where backendkit's config folder should be")
+    with pytest.raises(ConfigError, match="bk-config"):
+        bkeras.swap_backend("torch")
+    assert json.loads(keras_path.read_text()) == _KERAS_JSON
+
+
+def test_swap_keeps_keras_json_mode_and_symlink(homes):
+    real = homes[0].parent / "dotfiles" / "keras.json"
+    real.parent.mkdir()
+    real.write_text(json.dumps(_KERAS_JSON))
+    real.chmod(0o644)
+    link = bkeras.keras_config_path()
+    link.parent.mkdir()
+    link.symlink_to(real)
+    bkeras.swap_backend("numpy")
+    assert link.is_symlink()
+    assert json.loads(real.read_text()) == {**_KERAS_JSON, "backend": "numpy"}
+    assert real.stat().st_mode & 0o7777 == 0o644
+    assert config.config_path().stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _swap_in_rounds(keras_home, config_dir, index, rounds, barrier) -> None:
+    os.environ["KERAS_HOME"] = keras_home
+    os.environ[config.CONFIG_DIR_VAR] = config_dir
+    from backendkit.keras import swap_backend
+
+    names = ("jax", "torch", "numpy")
+    for r in range(rounds):
+        barrier.wait()
+        swap_backend(names[(r + index) % 3])
+        barrier.wait()
+
+
+def _pair(homes) -> tuple[str, str]:
+    keras_json = json.loads((homes[0] / "keras.json").read_text())
+    return keras_json["backend"], config.read_json(homes[1] / "config.json")["backend"]
+
+
+@pytest.mark.slow
+def test_eight_concurrent_swaps_leave_both_files_agreeing_processes(homes):
+    import multiprocessing
+
+    rounds, workers = 30, 8
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers + 1, timeout=120)
+    procs = [
+        ctx.Process(
+            target=_swap_in_rounds, args=(str(homes[0]), str(homes[1]), i, rounds, barrier)
+        )
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    disagreements = []
+    try:
+        for r in range(rounds):
+            barrier.wait()  # all swap at once
+            barrier.wait()  # all done
+            keras_name, ours = _pair(homes)
+            if keras_name != ours:
+                disagreements.append((r, keras_name, ours))
+    finally:
+        for p in procs:
+            p.join(120)
+    assert [p.exitcode for p in procs] == [0] * workers
+    assert disagreements == []
+
+
+@pytest.mark.slow
+def test_eight_concurrent_swaps_leave_both_files_agreeing_threads(homes):
+    rounds, workers = 30, 8
+    barrier = threading.Barrier(workers + 1, timeout=120)
+    failures = []
+
+    def work(index):
+        names = ("jax", "torch", "numpy")
+        try:
+            for r in range(rounds):
+                barrier.wait()
+                bkeras.swap_backend(names[(r + index) % 3])
+                barrier.wait()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(repr(exc))
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    disagreements = []
+    try:
+        for r in range(rounds):
+            barrier.wait()
+            barrier.wait()
+            keras_name, ours = _pair(homes)
+            if keras_name != ours:
+                disagreements.append((r, keras_name, ours))
+    finally:
+        for t in threads:
+            t.join(120)
+    assert failures == []
+    assert disagreements == []
 
 
 # ---------------------------------------------------------------- models

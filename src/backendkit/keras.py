@@ -357,9 +357,13 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
 
     Writes ``backend`` into :func:`keras_config_path` (keras.json) and, for ``jax``,
     ``torch`` and ``numpy``, as backendkit's own default into
-    :func:`backendkit.config.config_path`. Each file is updated atomically (a temporary
-    file in the same folder, then ``os.replace``) under a lock, keeping every other
-    key, and created if missing.
+    :func:`backendkit.config.config_path`, both files or neither
+    (:func:`backendkit.config.update_json_files`). Each file is replaced atomically (a
+    temporary file in the same folder, then ``os.replace``), keeps every other key and
+    its mode, and is created if missing; a ``keras.json`` that is a symbolic link stays
+    one and its target is written. Concurrent calls, from threads or processes, take
+    the two files' locks in one order and so apply one after another: the two files
+    never name different backends.
 
     If keras is not imported yet, the choice also takes effect now, as with
     :func:`configure`. Otherwise a ``UserWarning`` says that it applies after a
@@ -385,8 +389,9 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
     UnknownBackendError, BackendNotInstalledError, DeviceError
         As :func:`configure`.
     ConfigError
-        If ``keras.json`` or backendkit's ``config.json`` is not valid JSON or cannot
-        be read; both files are left untouched.
+        If ``keras.json`` or backendkit's ``config.json`` is not valid JSON, cannot be
+        read, or cannot be written (a read-only folder); both files are left as they
+        were, and so is the environment.
 
     Notes
     -----
@@ -411,16 +416,16 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
         check_accelerator(name, acc)
     env = framework_environment(name, acc)
     keras_path = keras_config_path()
-    ours = name in backends.NAMES
-    # Read (and so validate) both files before writing either: a refused call leaves
-    # both exactly as they were.
-    config.read_json(keras_path)
-    if ours:
-        config.read_json(config.config_path())
-    changes: dict[str, dict[str, tuple]] = {"keras.json": {}, "config.json": {}}
-    changes["keras.json"] = config.update_json(keras_path, {"backend": name})
-    if ours:
-        changes["config.json"] = config.persist_backend(name)
+    files = {keras_path: {"backend": name}}
+    if name in backends.NAMES:
+        files[config.config_path()] = {"backend": name}
+    # One transaction for both files: both written or neither, under both locks, so
+    # that concurrent swaps never leave the two files naming different backends.
+    written = list(config.update_json_files(files).values())
+    changes: dict[str, dict[str, tuple]] = {
+        "keras.json": written[0],
+        "config.json": written[1] if len(written) > 1 else {},
+    }
     loaded = _loaded_backend()
     if loaded is None:
         changes["environment"] = {
