@@ -24,6 +24,8 @@ import backendkit as bk
 import backendkit.keras as bkeras
 from backendkit import config
 from backendkit.errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
     BackendNotInstalledError,
     ConfigError,
     DeviceError,
@@ -528,10 +530,89 @@ def test_model_path_errors(tmp_path):
     assert "keras" not in sys.modules
 
 
-@pytest.mark.parametrize("window", [3, 2.5, True, "200"])
-def test_flare_cnn_rejects_bad_window(window):
-    with pytest.raises(ValueError, match="window must be an integer"):
+@pytest.mark.parametrize(
+    ("window", "error"),
+    [
+        (3, ArgumentValueError),
+        (-1, ArgumentValueError),
+        (2.5, ArgumentTypeError),
+        (True, ArgumentTypeError),
+        ("200", ArgumentTypeError),
+        (None, ArgumentTypeError),
+    ],
+)
+def test_flare_cnn_rejects_bad_window(window, error):
+    with pytest.raises(error, match="window must be an integer of at least 4"):
         bkeras.flare_cnn(window)
+    assert "keras" not in sys.modules
+
+
+def _zip(path, members: dict[str, bytes]):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("members", "match"),
+    [
+        ({}, r"holds no Keras model \(no config\.json"),
+        ({"notes.txt": b"hello"}, r"holds no Keras model \(no config\.json.*notes\.txt"),
+        ({"config.json": b"{not json", "metadata.json": b"{}"}, r"config\.json.*not valid JSON"),
+        ({"config.json": b"[1, 2]", "metadata.json": b"{}"}, r"config\.json.*not a JSON object"),
+    ],
+)
+def test_load_model_of_a_zip_without_a_model(tmp_path, members, match):
+    path = _zip(tmp_path / "empty.keras", members)
+    with pytest.raises(ModelFileError, match=match) as info:
+        bkeras.load_model(path)
+    assert "empty.keras" in str(info.value)
+    assert "model.save" in str(info.value)
+    with pytest.raises(ModelFileError, match=match):
+        bkeras.predict(path, np.zeros((1, 8, 1)))
+    assert "keras" not in sys.modules  # refused before keras was imported
+
+
+def test_load_model_of_a_damaged_zip(tmp_path):
+    path = _zip(tmp_path / "model.keras", {"config.json": b"{}", "model.weights.h5": b"x" * 64})
+    data = bytearray(path.read_bytes())
+    data[30:60] = b"\0" * 30  # the first member's header: unreadable, the index intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=r"model\.keras.*damaged"):
+        bkeras.load_model(path)
+    assert "keras" not in sys.modules
+
+
+@pytest.mark.parametrize("path", [42, None, 3.5, ["model.keras"]])
+def test_load_model_of_a_path_that_is_no_path(path):
+    with pytest.raises(ArgumentTypeError, match=r"path must be a str or os\.PathLike"):
+        bkeras.load_model(path)
+
+
+@pytest.mark.slow
+def test_keras_failure_while_loading_is_a_model_file_error(homes, tmp_path):
+    # a well-formed archive whose config names no layer class keras knows
+    config_json = json.dumps({"class_name": "NoSuchLayer", "config": {}, "module": "nowhere"})
+    path = _zip(
+        tmp_path / "odd.keras",
+        {"config.json": config_json.encode(), "metadata.json": b'{"keras_version": "3.0.0"}'},
+    )
+    proc = run_python(
+        f"""
+        from backendkit.keras import configure, load_model
+        from backendkit.errors import ModelFileError
+        configure("numpy")
+        try:
+            load_model({str(path)!r})
+        except ModelFileError as exc:
+            print("ModelFileError", type(exc.__cause__).__name__)
+        """,
+        env=child_env(homes),
+    )
+    assert proc.stdout.startswith("ModelFileError"), proc.stdout + proc.stderr
 
 
 @pytest.mark.skipif(_installed("tensorflow"), reason="tensorflow is installed")

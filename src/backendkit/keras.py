@@ -34,6 +34,8 @@ from typing import Any
 
 from . import backends, config
 from .errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
     BackendNotInstalledError,
     DeviceError,
     KerasBackendError,
@@ -478,8 +480,10 @@ def flare_cnn(window: int = 200) -> Any:
 
     Raises
     ------
-    ValueError
-        If ``window`` is not an integer of at least 4.
+    ArgumentTypeError
+        If ``window`` is not an integer.
+    ArgumentValueError
+        If ``window`` is less than 4.
     KerasBackendError
         If keras is not imported yet and would fall back to a tensorflow that is not
         installed (call :func:`configure` first).
@@ -491,8 +495,16 @@ def flare_cnn(window: int = 200) -> Any:
     >>> model.output_shape  # doctest: +SKIP
     (None, 1)
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 4:
-        raise ValueError(f"window must be an integer of at least 4 cadences, got {window!r}")
+    if isinstance(window, bool) or not isinstance(window, int):
+        raise ArgumentTypeError(
+            f"window must be an integer of at least 4 cadences, got "
+            f"{type(window).__name__} {window!r}"
+        )
+    if window < 4:
+        raise ArgumentValueError(
+            f"window must be an integer of at least 4 cadences (two poolings halve it), "
+            f"got {window}"
+        )
     keras = _import_keras()
     layers = keras.layers
     return keras.Sequential(
@@ -519,8 +531,12 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     Raises
     ------
     ModelFileError
-        If ``path`` does not exist, or is not a ``.keras`` file (a zip archive keras
-        wrote with ``model.save``); the message names the path and the fix.
+        If ``path`` does not exist, is not a ``.keras`` file (a zip archive keras wrote
+        with ``model.save``), holds no model (no ``config.json``), is damaged, or keras
+        fails to load it (the cause is chained); the message names the path and the
+        fix. All but the last are found before keras is imported.
+    ArgumentTypeError
+        If ``path`` is not a ``str`` or ``os.PathLike``.
     KerasBackendError
         As :func:`flare_cnn`.
 
@@ -532,6 +548,25 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     ...
     backendkit.errors.ModelFileError: no Keras model at 'no/such/model.keras' ...
     """
+    p = _model_archive(path)
+    keras = _import_keras()
+    try:
+        return keras.models.load_model(p, compile=False)
+    except (KeyError, ValueError, TypeError, AttributeError, OSError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(
+            f"keras could not load the model in {str(p)!r} ({type(exc).__name__}: {exc}); "
+            f"the archive may be damaged, or written by a Keras with layers this one "
+            f"lacks: save it again with model.save('name.keras')"
+        ) from exc
+
+
+def _model_archive(path: Any) -> Path:
+    """``path`` checked, without keras, to be a ``.keras`` archive that holds a model."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(
+            f"path must be a str or os.PathLike naming a .keras file, got "
+            f"{type(path).__name__} {path!r}"
+        )
     p = Path(path)
     if not p.exists():
         raise ModelFileError(
@@ -544,8 +579,37 @@ def load_model(path: str | os.PathLike[str]) -> Any:
             f"archives written by model.save('name.keras'); convert other formats "
             f"(.h5, SavedModel) with the Keras they were written by"
         )
-    keras = _import_keras()
-    return keras.models.load_model(p, compile=False)
+    # keras reads config.json first and answers a missing one with a bare KeyError
+    try:
+        with zipfile.ZipFile(p) as archive:
+            names = archive.namelist()
+            raw = archive.read("config.json") if "config.json" in names else None
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:  # RuntimeError: encrypted
+        raise ModelFileError(
+            f"{str(path)!r} is a damaged zip archive ({exc}); save the model again with "
+            f"model.save('name.keras')"
+        ) from exc
+    if raw is None:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") or "nothing"
+        raise ModelFileError(
+            f"{str(path)!r} is a zip archive but holds no Keras model (no config.json; it "
+            f"holds {shown}); load_model reads the archives written by "
+            f"model.save('name.keras')"
+        )
+    try:
+        spec = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise ModelFileError(
+            f"the config.json in {str(path)!r} is not valid JSON ({exc}); the archive is "
+            f"damaged: save the model again with model.save('name.keras')"
+        ) from exc
+    if not isinstance(spec, dict):
+        raise ModelFileError(
+            f"the config.json in {str(path)!r} is not a JSON object but a "
+            f"{type(spec).__name__}; the archive is damaged: save the model again with "
+            f"model.save('name.keras')"
+        )
+    return p
 
 
 def predict(path: str | os.PathLike[str], x: Any, batch_size: int = 256) -> Any:
