@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ArgumentTypeError",
     "ArgumentValueError",
+    "AxisNameError",
     "BackendError",
     "BackendMismatchError",
     "BackendNotInstalledError",
@@ -19,6 +20,8 @@ __all__ = [
     "ControlFlowError",
     "DeviceError",
     "DeviceFallbackWarning",
+    "DistributedError",
+    "DistributedTimeoutError",
     "DtypeUnavailableError",
     "KerasBackendError",
     "ModelFileError",
@@ -123,3 +126,20 @@ class UnknownDtypeError(BackendError, ValueError):
 class DtypeUnavailableError(BackendError, RuntimeError):
     """A dtype the framework cannot give here, e.g. float64 under JAX when its 64-bit
     mode cannot be switched on (the message says why and what to do)."""
+
+
+class AxisNameError(BackendError, NameError):
+    """A collective (``psum``, ``pmean``, ``pmax``, ``all_gather``, ``axis_index``)
+    given an axis name that no enclosing :func:`~backendkit.distributed.pmap` binds:
+    called outside ``pmap``, or with another name than ``pmap``'s ``axis_name``."""
+
+
+class DistributedError(BackendError, RuntimeError):
+    """A run over several devices or processes that cannot go on: ``initialize()``
+    called twice or without a launcher, shards or processes that disagree, a
+    collective whose other processes died (the message names the process and the fix)."""
+
+
+class DistributedTimeoutError(DistributedError, TimeoutError):
+    """A collective, or the start of a multi-process run, that did not complete within
+    its timeout: another process hangs, died unnoticed, or never started."""
