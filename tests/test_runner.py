@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,6 +19,8 @@ import backendkit as bk
 import backendkit.keras as bkeras
 from backendkit import runner
 from backendkit.errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
     BackendError,
     DeviceError,
     RunnerError,
@@ -246,3 +249,74 @@ def test_missing_gpu_is_reported_from_the_child():
     skip_unless_installed("torch")
     with pytest.raises(DeviceError, match=r"accelerator 'gpu' is not available to torch"):
         bk.run_in_backend("torch", child_state, accelerator="gpu")
+
+
+# ---------------------------------------------------------------- issue 12: hardening
+def start_helper_and_return(seconds):
+    # the helper inherits the child's standard output and error
+    helper = subprocess.Popen(["sleep", str(seconds)])
+    print("helper started", flush=True)
+    return helper.pid
+
+
+@pytest.mark.skipif(shutil.which("sleep") is None, reason="needs the sleep program")
+def test_returns_when_the_child_exits_though_a_helper_keeps_its_pipes(capfd):
+    started = time.monotonic()
+    pid = bk.run_in_backend("numpy", start_helper_and_return, 25)
+    elapsed = time.monotonic() - started
+    try:
+        # the helper sleeps 25 s; waiting for it would take all of them
+        assert elapsed < 20, f"run_in_backend waited {elapsed:.1f} s for the helper"
+        assert "helper started" in capfd.readouterr().out
+        os.kill(pid, 0)  # the helper is left running: it is the function's own business
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error", "match"),
+    [
+        (-1, ArgumentValueError, r"timeout must be a positive number of seconds or None, got -1"),
+        (0, ArgumentValueError, "got 0"),
+        (float("nan"), ArgumentValueError, "got nan"),
+        ("abc", ArgumentTypeError, r"timeout must be a number of seconds or None, got str 'abc'"),
+        (True, ArgumentTypeError, "got bool True"),
+        ([5], ArgumentTypeError, r"got list \[5\]"),
+    ],
+)
+def test_bad_timeout_starts_nothing(monkeypatch, timeout, error, match):
+    monkeypatch.setattr(subprocess, "Popen", _no_child)
+    with pytest.raises(error, match=match):
+        bk.run_in_backend("numpy", child_state, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("env", "error", "match"),
+    [
+        ({"FOO": 1}, ArgumentTypeError, r"env\['FOO'\] must be a str, got int 1"),
+        ({"FOO": None}, ArgumentTypeError, r"env\['FOO'\] must be a str, got NoneType"),
+        ({1: "a"}, ArgumentTypeError, r"env keys must be str, got int 1"),
+        (["FOO"], ArgumentTypeError, r"env must be a mapping of str to str, got list"),
+        ("FOO=1", ArgumentTypeError, r"env must be a mapping of str to str, got str"),
+        ({"": "x"}, ArgumentValueError, r"env key '' is not a variable name"),
+        ({"A=B": "x"}, ArgumentValueError, r"env key 'A=B' is not a variable name"),
+        ({"FOO": "a\0b"}, ArgumentValueError, r"env\['FOO'\] holds a NUL character"),
+        ({"KERAS_BACKEND": "jax"}, ArgumentValueError, "KERAS_BACKEND"),
+    ],
+)
+def test_bad_env_starts_nothing(monkeypatch, env, error, match):
+    monkeypatch.setattr(subprocess, "Popen", _no_child)
+    with pytest.raises(error, match=match):
+        bk.run_in_backend("numpy", child_state, env=env)
+
+
+@pytest.mark.parametrize("func", [5, None, "math.hypot"])
+def test_not_a_function_starts_nothing(monkeypatch, func):
+    monkeypatch.setattr(subprocess, "Popen", _no_child)
+    with pytest.raises(ArgumentTypeError, match="func must be callable"):
+        bk.run_in_backend("numpy", func)
+
+
+def test_infinite_timeout_is_no_limit():
+    assert bk.run_in_backend("numpy", abs, -3, timeout=float("inf")) == 3

@@ -14,9 +14,12 @@ How it works, and why:
 - The function and its arguments travel pickled with ``cloudpickle``, which sends
   functions defined in ``__main__`` or a notebook by value.
 - The result comes back through a file, never through standard output: whatever the
-  function prints cannot corrupt it. The child's output is captured and written to
-  this process's ``sys.stdout`` and ``sys.stderr`` once it ends, so prints show up in
-  a notebook cell too.
+  function prints cannot corrupt it. The child's output is captured (in files, not
+  pipes) and written to this process's ``sys.stdout`` and ``sys.stderr`` once it ends,
+  so prints show up in a notebook cell too.
+- The call returns when the child exits. A process the function started and left
+  running (a server, a daemon) inherits the child's output files, not a pipe this
+  process would wait on, so it cannot hold the call up; it keeps running.
 - An exception raised in the child is raised here with its type, and the child's
   formatted traceback as its ``__cause__`` (a :class:`~backendkit.runner.RemoteTraceback`), as
   :mod:`concurrent.futures` does. A child that dies or times out raises
@@ -27,6 +30,8 @@ How it works, and why:
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import pickle
 import signal
@@ -38,7 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from . import backends
-from .errors import BackendNotInstalledError, RunnerError, RunnerTimeoutError
+from .errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
+    BackendNotInstalledError,
+    RunnerError,
+    RunnerTimeoutError,
+)
 from .selection import ENV_VAR
 
 __all__ = ["RemoteTraceback", "run_in_backend"]
@@ -78,7 +89,7 @@ def _child_environment(
     user = dict(env or {})
     for key, value in chosen.items():
         if key in user and user[key] != value:
-            raise ValueError(
+            raise ArgumentValueError(
                 f"env sets {key}={user[key]!r} but the backend arguments need "
                 f"{key}={value!r}; drop {key} from env or change the arguments"
             )
@@ -88,6 +99,50 @@ def _child_environment(
     return full
 
 
+def _check_timeout(timeout: Any) -> float | None:
+    """``timeout`` as seconds, ``None`` for no limit (``math.inf`` too)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise ArgumentTypeError(
+            f"timeout must be a number of seconds or None, got "
+            f"{type(timeout).__name__} {timeout!r}"
+        )
+    value = float(timeout)
+    if not value > 0:  # NaN included
+        raise ArgumentValueError(
+            f"timeout must be a positive number of seconds or None, got {timeout!r}"
+        )
+    return None if math.isinf(value) else value
+
+
+def _check_env(env: Any) -> dict[str, str]:
+    """``env`` as a dict, checked as the operating system will take it."""
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise ArgumentTypeError(
+            f"env must be a mapping of str to str, got {type(env).__name__} {env!r}; "
+            f"e.g. env={{'OMP_NUM_THREADS': '1'}}"
+        )
+    for key, value in env.items():
+        if not isinstance(key, str):
+            raise ArgumentTypeError(f"env keys must be str, got {type(key).__name__} {key!r}")
+        if not key or "=" in key or "\0" in key:
+            raise ArgumentValueError(
+                f"env key {key!r} is not a variable name: it must be non-empty and hold "
+                f"no '=' or NUL character"
+            )
+        if not isinstance(value, str):
+            raise ArgumentTypeError(
+                f"env[{key!r}] must be a str, got {type(value).__name__} {value!r}; "
+                f"e.g. str({value!r})"
+            )
+        if "\0" in value:
+            raise ArgumentValueError(f"env[{key!r}] holds a NUL character, which no variable can")
+    return dict(env)
+
+
 def _tail(text: str) -> str:
     text = text.rstrip()
     return text if len(text) <= _STDERR_TAIL else "..." + text[-_STDERR_TAIL:]
@@ -95,6 +150,11 @@ def _tail(text: str) -> str:
 
 def _describe(func: Any) -> str:
     return getattr(func, "__qualname__", None) or repr(func)
+
+
+def _read(file: Any) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -152,7 +212,9 @@ def run_in_backend(
         Any function cloudpickle can send: one of a module, or one defined in
         ``__main__`` or a notebook. It runs in the child with ``*args`` and ``**kwargs``.
     timeout : float, optional
-        Seconds after which the child is killed and :class:`~backendkit.RunnerTimeoutError` raised.
+        Seconds after which the child, and every process it started, is killed and
+        :class:`~backendkit.RunnerTimeoutError` raised; a positive number (``math.inf``
+        or ``None``: no limit).
     env : mapping of str to str, optional
         Environment variables to set in the child, on top of this process's.
     keras_backend : str, optional
@@ -172,6 +234,10 @@ def run_in_backend(
     ------
     UnknownBackendError, BackendNotInstalledError
         For a backend name that is not one, or is not installed; nothing is started.
+    ArgumentTypeError, ArgumentValueError
+        For a ``func`` that is not callable, a ``timeout`` that is not a positive
+        number, an ``env`` that is not a mapping of variable names to strings, or one
+        that contradicts the backend arguments; nothing is started.
     Exception
         Whatever ``func`` raised, with the child's traceback as its ``__cause__``
         (a :class:`~backendkit.runner.RemoteTraceback`).
@@ -185,7 +251,9 @@ def run_in_backend(
     -----
     Every call starts a new interpreter, which costs what importing the frameworks
     costs (a second or more for jax and torch): run whole pieces of work, not small
-    steps. The child's prints appear here once it has finished.
+    steps. The child's prints appear here once it has finished. Processes the function
+    starts and leaves running outlive the call (unless it times out); their output
+    after the child's exit is not shown.
 
     Examples
     --------
@@ -195,6 +263,13 @@ def run_in_backend(
     5.0
     """
     name = backends.canonical_name(backend)
+    if not callable(func):
+        raise ArgumentTypeError(
+            f"run_in_backend({backend!r}, func, ...): func must be callable, got "
+            f"{type(func).__name__} {func!r}"
+        )
+    timeout = _check_timeout(timeout)
+    env = _check_env(env)
     if not backends.is_installed(name):
         raise BackendNotInstalledError(
             f"run_in_backend({backend!r}, ...) needs {name}, which is not installed: "
@@ -217,7 +292,8 @@ def run_in_backend(
             "notebook functions, NumPy arrays, plain data)"
         ) from exc
 
-    with tempfile.TemporaryDirectory(prefix="backendkit-run-") as tmp:
+    # A helper the function left running may still hold files there: no cleanup error.
+    with tempfile.TemporaryDirectory(prefix="backendkit-run-", ignore_cleanup_errors=True) as tmp:
         in_path, out_path = Path(tmp, "call.pkl"), Path(tmp, "result.pkl")
         with open(in_path, "wb") as f:
             # Accelerators are checked in the child, where the frameworks get imported.
@@ -228,27 +304,33 @@ def run_in_backend(
                 "accelerator": accelerator,
             }
             pickle.dump(message, f)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "backendkit._child", str(in_path), str(out_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            start_new_session=hasattr(os, "killpg"),
-        )
-        timed_out = False
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill(proc)
-            out, err = proc.communicate()
-        finally:
-            if proc.poll() is None:  # interrupted (KeyboardInterrupt): leave no orphan
+        # The child's output goes to files, not pipes: a process the function starts
+        # inherits them, and reading a pipe to its end would wait for that process too.
+        with (
+            open(Path(tmp, "stdout"), "w+b") as out_file,
+            open(Path(tmp, "stderr"), "w+b") as err_file,
+        ):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "backendkit._child", str(in_path), str(out_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=out_file,
+                stderr=err_file,
+                env=full_env,
+                start_new_session=hasattr(os, "killpg"),
+            )
+            timed_out = False
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
                 _kill(proc)
                 proc.wait()
-        stdout = out.decode(errors="replace")
-        stderr = err.decode(errors="replace")
+            finally:
+                if proc.poll() is None:  # interrupted (KeyboardInterrupt): leave no orphan
+                    _kill(proc)
+                    proc.wait()
+            stdout = _read(out_file)
+            stderr = _read(err_file)
         if stdout:
             sys.stdout.write(stdout)
         if stderr:
