@@ -1,10 +1,12 @@
-"""``python -m backendkit info``: the diagnostics report on the command line, exit 0."""
+"""``python -m backendkit``: the diagnostics report (``info``), and what ``bench`` does with
+its output paths."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -72,3 +74,135 @@ def test_run_in_process(capsys):
     assert json.loads(capsys.readouterr().out)["backends"][0]["name"] == "numpy"
     assert diagnostics.run(parser.parse_args([])) == 0
     assert "keras" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- bench: output paths
+def _bench_args(*argv: str) -> argparse.Namespace:
+    from backendkit.bench import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(["-w", "matmul", "-b", "numpy", "-s", "8", *argv])
+
+
+@pytest.fixture
+def fake_benchmark(monkeypatch):
+    """``benchmark`` replaced by one that records its calls and returns a small result."""
+    from backendkit.bench import BenchmarkResult, Measurement, Run, engine
+
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append((args, kwargs))
+        for hook in calls_hooks:
+            hook()
+        return BenchmarkResult(
+            measurements=[Measurement("matmul", 8, "numpy", "cpu", [1e-6, 2e-6], 1, 1e-5)],
+            runs=[Run("numpy", "cpu", "ok")],
+        )
+
+    calls_hooks: list = []
+    monkeypatch.setattr(engine, "benchmark", fake)
+    fake.calls, fake.hooks = calls, calls_hooks
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("option", "path", "match"),
+    [
+        (
+            "--json",
+            "{tmp}/no/such/folder/out.json",
+            r"--json .*out\.json: the folder .*folder does not exist",
+        ),
+        ("--json", "{tmp}", r"--json .*: is a folder"),
+        (
+            "--plot",
+            "{tmp}/out.xyz",
+            r"--plot .*out\.xyz: matplotlib cannot write '\.xyz' files; use one of .*png",
+        ),
+        ("--plot", "{tmp}/out", r"--plot .*out: give the file an extension"),
+        ("--plot", "{tmp}/no/such/folder/out.png", r"--plot .*folder does not exist"),
+    ],
+)
+def test_bench_checks_output_paths_before_running(
+    fake_benchmark, capsys, tmp_path, option, path, match
+):
+    from backendkit.bench import cli
+
+    path = path.format(tmp=tmp_path)
+    assert cli.run(_bench_args(option, path)) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+    assert fake_benchmark.calls == []  # nothing ran
+
+
+def test_bench_output_path_check_in_a_real_run(tmp_path):
+    proc = backendkit_cli(
+        "bench", "-w", "matmul", "-b", "numpy", "-s", "8", "--json", "/nonexistent/out.json",
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "/nonexistent/out.json" in proc.stderr
+    assert "matmul" not in proc.stdout  # no table: nothing was run
+
+
+def test_bench_writes_json_and_plot(fake_benchmark, capsys, tmp_path):
+    from backendkit.bench import BenchmarkResult, cli
+
+    out, plot = tmp_path / "r.json", tmp_path / "r.png"
+    assert cli.run(_bench_args("--json", str(out), "--plot", str(plot))) == 0
+    assert BenchmarkResult.from_json(out).measurements[0].times_s == [1e-6, 2e-6]
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.png"]  # no leftovers
+
+
+def _fallback_path(err: str) -> str:
+    found = re.search(r"the result was written to (\S+) instead", err)
+    assert found, err
+    return found.group(1)
+
+
+def test_bench_keeps_the_result_when_the_json_path_fails_late(fake_benchmark, capsys, tmp_path):
+    from backendkit.bench import BenchmarkResult, cli
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    # the folder is there when checked, and gone when the result is written
+    fake_benchmark.hooks.append(lambda: folder.rmdir())
+    assert cli.run(_bench_args("--json", str(folder / "r.json"))) == 1
+    captured = capsys.readouterr()
+    assert "matmul" in captured.out  # the table was printed
+    kept = _fallback_path(captured.err)
+    try:
+        assert "r.json" in captured.err
+        assert BenchmarkResult.from_json(kept).measurements[0].times_s == [1e-6, 2e-6]
+    finally:
+        os.unlink(kept)
+
+
+def test_bench_keeps_the_result_when_the_plot_fails_late(
+    fake_benchmark, capsys, tmp_path, monkeypatch
+):
+    from backendkit.bench import BenchmarkResult, cli
+
+    def broken_plot(self, path=None, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(BenchmarkResult, "plot", broken_plot)
+    assert cli.run(_bench_args("--plot", str(tmp_path / "r.png"))) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    kept = _fallback_path(err)
+    try:
+        assert BenchmarkResult.from_json(kept).runs[0].status == "ok"
+    finally:
+        os.unlink(kept)
+    # with --json written, the plot failing needs no second copy
+    out = tmp_path / "r.json"
+    assert cli.run(_bench_args("--json", str(out), "--plot", str(tmp_path / "r.png"))) == 1
+    err = capsys.readouterr().err
+    assert "written to" not in err
+    assert f"the result is in {out}" in err
+    assert BenchmarkResult.from_json(out).runs[0].status == "ok"

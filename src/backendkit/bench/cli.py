@@ -8,9 +8,15 @@
 
 prints the table (:meth:`backendkit.bench.BenchmarkResult.table`), writes the JSON and the plot when
 asked, and exits with 0 when every run that could start finished and every result
-agreed across backends, 1 when a run failed or a result disagreed, and 2 for a request
-that names nothing valid. Skipped backends (not installed) and devices (not present)
-are listed under the table and do not change the exit status.
+agreed across backends, 1 when a run failed or a result disagreed (or an output could
+not be written in the end), and 2 for a request that names nothing valid. Skipped
+backends (not installed) and devices (not present) are listed under the table and do
+not change the exit status.
+
+The ``--json`` and ``--plot`` paths are checked before anything runs (the folder exists
+and takes a file, matplotlib writes that format). A finished result is never lost: if
+writing an output still fails at the end (the folder went away, the disk is full), the
+JSON goes to a file in the temporary folder, and the error says where.
 
 Importing this module imports nothing heavy (no framework, matplotlib or tqdm):
 ``python -m backendkit`` builds every command's parser before it knows which one runs.
@@ -19,7 +25,11 @@ Importing this module imports nothing heavy (no framework, matplotlib or tqdm):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 __all__ = ["add_arguments", "run"]
 
@@ -104,6 +114,85 @@ def _list() -> str:
     return "\n".join(lines)
 
 
+def _folder_problem(path: Path) -> str | None:
+    """Why no file can be written at ``path``, or ``None``."""
+    if path.is_dir():
+        return "is a folder; give a file name"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist; create it first"
+    try:  # really try: permission bits do not stop root, a read-only mount does
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".backendkit-check-"):
+            pass
+        if path.exists():
+            with open(path, "ab"):
+                pass
+    except OSError as exc:
+        return f"cannot write there ({exc})"
+    return None
+
+
+def _plot_problem(path: Path) -> str | None:
+    """Why ``BenchmarkResult.plot`` cannot save to ``path``, or ``None``."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return "plotting needs matplotlib: pip install 'backendkit[bench]'"
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        return f"give the file an extension that names its format: {', '.join(formats)}"
+    if suffix not in formats:
+        return f"matplotlib cannot write '.{suffix}' files; use one of {', '.join(formats)}"
+    return _folder_problem(path)
+
+
+def _output_problems(args: argparse.Namespace) -> list[str]:
+    problems = []
+    if args.json:
+        problem = _folder_problem(Path(args.json))
+        if problem:
+            problems.append(f"--json {args.json}: {problem}")
+    if args.plot:
+        problem = _plot_problem(Path(args.plot))
+        if problem:
+            problems.append(f"--plot {args.plot}: {problem}")
+    return problems
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it: a failure leaves no
+    half-written file, and whatever was at ``path`` stays."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _keep(text: str) -> str | None:
+    """Save the result's JSON in the temporary folder; its path, or ``None``."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="backendkit-bench-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError:
+        return None
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ``bench`` command for parsed ``args``; return the exit status."""
     from ..errors import BackendError
@@ -111,10 +200,15 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print(_list())
         return 0
-    from .engine import benchmark
+    problems = _output_problems(args)
+    if problems:
+        for problem in problems:
+            print(f"python -m backendkit bench: error: {problem}", file=sys.stderr)
+        return 2
+    from . import engine
 
     try:
-        result = benchmark(
+        result = engine.benchmark(
             args.workload,
             backends=args.backend,
             devices=args.device,
@@ -130,10 +224,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"python -m backendkit bench: error: {exc}", file=sys.stderr)
         return 2
     print(result.table())
+    text = result.to_json()
+    failed, saved = [], None
     if args.json:
-        result.to_json(args.json)
-        print(f"\nwrote {args.json}")
+        try:
+            _write_atomically(args.json, text)
+            saved = args.json
+            print(f"\nwrote {args.json}")
+        except OSError as exc:
+            failed.append(f"cannot write --json {args.json} ({exc})")
     if args.plot:
-        result.plot(args.plot)
-        print(f"wrote {args.plot}")
-    return 0 if result.ok else 1
+        try:
+            result.plot(args.plot)
+            print(f"wrote {args.plot}")
+        except Exception as exc:  # noqa: BLE001 - any failure: say so, keep the result
+            failed.append(f"cannot write --plot {args.plot} ({type(exc).__name__}: {exc})")
+    if not failed:
+        return 0 if result.ok else 1
+    if saved is not None:
+        where = f"the result is in {saved}"
+    else:
+        kept = _keep(text)
+        if kept is not None:
+            where = f"the result was written to {kept} instead"
+        else:
+            print(text)
+            where = "the temporary folder is not writable either: the result is printed above"
+    for failure in failed:
+        print(f"python -m backendkit bench: error: {failure}; {where}", file=sys.stderr)
+    return 1
