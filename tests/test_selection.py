@@ -4,6 +4,7 @@ between threads and asyncio tasks, failures that change nothing, and backend_of.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import textwrap
 import threading
 
@@ -12,7 +13,10 @@ import pytest
 from conftest import BACKENDS, run_python, skip_unless_installed
 
 import backendkit as bk
-from backendkit import backends, selection
+from backendkit import backends, precision, selection
+
+# ``backendkit.devices`` is the function; its module is what holds the block variable
+devices_module = importlib.import_module("backendkit.devices")
 
 INSTALLED = bk.available_backends()
 
@@ -378,3 +382,176 @@ def test_backend_of_two_frameworks_names_both(a, b):
     assert f"argument 3 is a {b} array" in message
     assert "convert" in message
     assert isinstance(info.value, TypeError)
+
+
+# ---------------------------------------------------------------- blocks and generators
+# use_backend, use_dtype and use_device share their block machinery (backendkit._scope);
+# each is checked here through the context variable it sets, so that the state outside
+# every block ("unset") differs from each block's.
+def _device_state():
+    value = devices_module._block.get()
+    return (
+        "unset" if value is devices_module._UNSET else "default" if value is None else value.kind
+    )
+
+
+SCOPES = {
+    "use_backend": (bk.use_backend, lambda: selection._block.get() or "unset", "numpy", "other"),
+    "use_dtype": (bk.use_dtype, lambda: precision._block.get() or "unset", "float32", "float64"),
+    "use_device": (bk.use_device, _device_state, "cpu", None),
+}
+
+
+@pytest.fixture(params=list(SCOPES))
+def scope(request):
+    """(block factory, state reader, value a, value b, state of a, state of b)."""
+    make, read, a, b = SCOPES[request.param]
+    if request.param == "use_backend":
+        if len(INSTALLED) < 2:
+            pytest.skip("needs two installed backends")
+        b = INSTALLED[-1]
+    with bk.use_backend("numpy"):  # use_device checks its device on the current backend
+        pass
+    assert read() == "unset"
+    states = {}
+    for value in (a, b):
+        with make(value):
+            states[value] = read()
+    assert len({states[a], states[b], "unset"}) == 3
+    return make, read, a, b, states[a], states[b]
+
+
+def test_generator_closed_inside_another_block_restores_both(scope):
+    make, read, a, b, in_a, in_b = scope
+
+    def gen():
+        with make(a):
+            yield 1
+            yield 2
+
+    g = gen()
+    next(g)
+    # documented: a generator suspended inside a block leaves it in force for its
+    # consumer (contextvars semantics), until it resumes or is closed
+    assert read() == in_a
+    with make(b):
+        assert read() == in_b
+        g.close()
+        assert read() == in_b  # closing the generator does not end the outer block
+    assert read() == "unset"
+
+
+@pytest.mark.parametrize("order", ["first-first", "first-last"])
+def test_interleaved_generators_end_in_any_order(scope, order):
+    make, read, a, b, in_a, in_b = scope
+
+    def gen(value):
+        with make(value):
+            yield
+
+    first, second = gen(a), gen(b)
+    next(first)
+    next(second)
+    assert read() == in_b
+    if order == "first-first":
+        first.close()
+        assert read() == in_b  # second's block is the innermost open one
+        second.close()
+    else:
+        second.close()
+        assert read() == in_a
+        first.close()
+    assert read() == "unset"
+
+
+def test_decorated_generator_keeps_its_selection_to_itself(scope):
+    make, read, a, b, in_a, in_b = scope
+
+    @make(a)
+    def gen():
+        seen = [read()]
+        with make(b):
+            seen.append(read())
+            try:
+                yield seen  # suspended inside the inner block
+            except KeyError:
+                seen.append("caught")
+            seen.append(read())
+            yield seen
+        seen.append(read())
+        return "done"
+
+    g = gen()
+    assert next(g) == [in_a, in_b]
+    assert read() == "unset"  # neither the decorator's nor the inner block leaks
+    assert g.throw(KeyError("x")) == [in_a, in_b, "caught", in_b]
+    assert read() == "unset"
+    with pytest.raises(StopIteration) as stop:
+        next(g)
+    assert stop.value.value == "done"
+    assert read() == "unset"
+
+
+def test_decorated_generator_closed_inside_a_block(scope):
+    make, read, a, b, in_a, in_b = scope
+
+    @make(a)
+    def gen():
+        yield read()
+        yield read()
+
+    g = gen()
+    with make(b):
+        assert next(g) == in_a
+        assert read() == in_b
+        g.close()
+        assert read() == in_b
+    assert read() == "unset"
+    assert list(gen()) == [in_a, in_a]
+
+
+def test_decorated_function_and_coroutine(scope):
+    make, read, a, _, in_a, _ = scope
+
+    @make(a)
+    def plain(x):
+        return read(), x
+
+    @make(a)
+    async def coroutine(x):
+        await asyncio.sleep(0)
+        return read(), x
+
+    assert plain(1) == (in_a, 1)
+    assert read() == "unset"
+    assert asyncio.run(coroutine(2)) == (in_a, 2)
+    assert read() == "unset"
+    assert plain.__name__ == "plain"
+
+
+def test_one_block_object_entered_twice(scope):
+    make, read, a, b, in_a, _ = scope
+    block = make(a)
+    with block, make(b), block:
+        assert read() == in_a
+    assert read() == "unset"
+
+
+def test_async_generator_cannot_be_decorated():
+    async def agen():
+        yield 1
+
+    with pytest.raises(bk.ArgumentTypeError, match="async generator function"):
+        bk.use_backend("numpy")(agen)
+    with pytest.raises(bk.ArgumentTypeError, match="decorates a function"):
+        bk.use_dtype("float32")(42)
+
+
+def test_decorated_bad_name_fails_at_the_call_and_changes_nothing():
+    @bk.use_backend("nump")
+    def f():
+        return 1
+
+    with pytest.raises(bk.UnknownBackendError):
+        f()
+    assert selection._block.get() is None

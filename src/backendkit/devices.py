@@ -23,17 +23,15 @@ array under it.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import dataclasses
 import functools
 import re
 import sys
 import warnings
-from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from . import _tree, backends
+from . import _scope, _tree, backends
 from ._host import cpu_name, host_memory
 from .backends import Backend
 from .errors import DeviceError, DeviceFallbackWarning
@@ -379,18 +377,24 @@ def set_device(spec: Any, *, fallback: Any = None) -> Device:
     return device
 
 
-@contextlib.contextmanager
-def use_device(spec: Any, *, fallback: Any = None) -> Iterator[Device]:
-    """Use device ``spec`` inside a ``with`` block, in this thread or task only.
+_blocks = _scope.Scope(_block)  # the open use_device blocks, per context
+
+
+def use_device(spec: Any, *, fallback: Any = None) -> _scope.Block[Device]:
+    """Use device ``spec`` inside a ``with`` block, in this thread or task only; or,
+    as a decorator, inside every call of a function.
 
     Built on :mod:`contextvars`, like :func:`use_backend`: other threads and asyncio
     tasks keep their device, and the previous choice comes back when the block ends,
-    also on error. ``None`` uses each framework's own default in the block.
+    also on error, and also when blocks end out of order. ``None`` uses each
+    framework's own default in the block. A generator suspended inside a block leaves
+    its device in force for its consumer; decorate the generator function to keep it
+    to itself (see :func:`use_backend`, whose blocks work alike).
 
     Raises
     ------
     DeviceError
-        As :func:`set_device`; the device stays as it was.
+        As :func:`set_device`, when the block begins; the device stays as it was.
 
     Examples
     --------
@@ -399,13 +403,12 @@ def use_device(spec: Any, *, fallback: Any = None) -> Iterator[Device]:
     ...     device.kind
     'cpu'
     """
-    # a warning points at the with statement, above contextlib's __enter__
-    choice, device = _choose(spec, fallback, "use_device", stacklevel=3)
-    token = _block.set(choice)
-    try:
-        yield device
-    finally:
-        _block.reset(token)
+
+    def begin() -> tuple[_Choice | None, Device]:
+        # a warning points at the with statement, above Block.__enter__
+        return _choose(spec, fallback, "use_device", stacklevel=3)
+
+    return _scope.Block(_blocks, begin, f"use_device({spec!r})")
 
 
 def default_device(backend: Backend) -> Any:

@@ -34,14 +34,12 @@ A failed call (an unknown name, float64 refused) leaves the default as it was.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from . import _tree
+from . import _scope, _tree
 from .backends import Backend
 from .errors import UnknownDtypeError
 
@@ -146,17 +144,23 @@ def set_default_dtype(name: str | None) -> str | None:
     return _process
 
 
-@contextlib.contextmanager
-def use_dtype(name: str) -> Iterator[str]:
-    """Use ``name`` as the default floating dtype inside a ``with`` block.
+_blocks = _scope.Scope(_block)  # the open use_dtype blocks, per context
+
+
+def use_dtype(name: str) -> _scope.Block[str]:
+    """Use ``name`` as the default floating dtype inside a ``with`` block; or, as a
+    decorator, inside every call of a function.
 
     Per thread and per asyncio task (:mod:`contextvars`); the previous default comes
-    back when the block ends, also on error.
+    back when the block ends, also on error, and also when blocks end out of order.
+    A generator suspended inside a block leaves its dtype in force for its consumer;
+    decorate the generator function to keep it to itself (see
+    :func:`backendkit.use_backend`, whose blocks work alike).
 
     Raises
     ------
     UnknownDtypeError
-        If ``name`` is not ``"float32"`` or ``"float64"``.
+        If ``name`` is not ``"float32"`` or ``"float64"`` (when the block begins).
 
     Examples
     --------
@@ -165,11 +169,11 @@ def use_dtype(name: str) -> Iterator[str]:
     ...     bk.asarray([1.0, 2.0], backend="numpy").dtype
     dtype('float32')
     """
-    token = _block.set(_check_default(name, "use_dtype"))
-    try:
-        yield name
-    finally:
-        _block.reset(token)
+
+    def begin() -> tuple[str, str]:
+        return _check_default(name, "use_dtype"), name
+
+    return _scope.Block(_blocks, begin, f"use_dtype({name!r})")
 
 
 def framework_dtype(backend: Backend, name: str) -> Any:

@@ -17,13 +17,11 @@ reported where it was asked for. A choice that fails leaves the selection as it 
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import os
-from collections.abc import Iterator
 from typing import Any
 
-from . import backends
+from . import _scope, backends
 from .backends import Backend
 from .errors import BackendNotInstalledError
 
@@ -177,17 +175,36 @@ def set_backend(name: str) -> str:
     return resolved
 
 
-@contextlib.contextmanager
-def use_backend(name: str) -> Iterator[str]:
-    """Use backend ``name`` inside a ``with`` block, in this thread or task only.
+_blocks = _scope.Scope(_block)  # the open use_backend blocks, per context
+
+
+def use_backend(name: str) -> _scope.Block[str]:
+    """Use backend ``name`` inside a ``with`` block, in this thread or task only; or,
+    as a decorator, inside every call of a function.
 
     Built on :mod:`contextvars`: other threads and asyncio tasks keep their own
     selection, and the previous one comes back when the block ends, also on error.
+    Blocks that end out of order (a generator suspended inside one and closed inside
+    another) still leave each block's backend current exactly while it is the
+    innermost open one, and the original selection once all have ended.
 
     Raises
     ------
     UnknownBackendError, BackendNotInstalledError
-        As :func:`set_backend`; the selection stays as it was.
+        As :func:`set_backend`, when the block begins; the selection stays as it was.
+    ArgumentTypeError
+        When decorating an async generator function, which it cannot isolate.
+
+    Notes
+    -----
+    A generator runs in the context of whoever iterates it: one suspended at a
+    ``yield`` inside a ``use_backend`` block leaves that backend selected for its
+    consumer until it resumes and ends the block (as :func:`decimal.localcontext`
+    does; a ``contextlib.contextmanager`` built on the block relies on it). To keep a
+    generator's selection to itself, decorate it: ``@use_backend("jax")`` on a
+    generator function runs each of its steps in a context of its own, so neither the
+    decorator's backend nor any block inside the generator is seen by its consumer.
+    On a function or coroutine function the decorator wraps each call in the block.
 
     Examples
     --------
@@ -195,12 +212,18 @@ def use_backend(name: str) -> Iterator[str]:
     >>> with bk.use_backend("numpy") as name:
     ...     type(bk.xp.zeros(2)).__module__
     'numpy'
+    >>> @bk.use_backend("numpy")
+    ... def numbers():
+    ...     yield bk.get_backend()
+    >>> list(numbers())
+    ['numpy']
     """
-    token = _block.set(_resolve(name))
-    try:
-        yield _block.get()  # type: ignore[misc]
-    finally:
-        _block.reset(token)
+
+    def begin() -> tuple[str, str]:
+        resolved = _resolve(name)
+        return resolved, resolved
+
+    return _scope.Block(_blocks, begin, f"use_backend({name!r})")
 
 
 def backend_of(*arrays: Any) -> str:
