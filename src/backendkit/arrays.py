@@ -7,12 +7,20 @@ Host data (Python scalars and lists, NumPy arrays) becomes any backend's array w
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from . import backends
-from .errors import BackendMismatchError
+from .errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
+    BackendError,
+    BackendMismatchError,
+    UnknownDtypeError,
+)
 from .selection import current
 
 __all__ = ["asarray", "convert", "to_numpy"]
@@ -58,12 +66,28 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
     ------
     BackendMismatchError
         If ``x`` is an array of a framework other than ``backend``.
+    ArgumentTypeError
+        If ``x`` is no numeric host data (a dict, a string, ``None``, a set, an
+        iterator, a NumPy array of strings or objects, a list holding any of these),
+        or ``dtype`` is no dtype; the message says where in ``x`` and what to do.
+    ArgumentValueError
+        If nested lists are ragged, or a Python integer does not fit: in int64, in the
+        ``dtype`` asked for, or in JAX's int32 while its 64-bit mode is off.
+    UnknownDtypeError
+        If ``dtype`` names no dtype backendkit knows, or a non-numeric one.
+
+    The same class for the same mistake on every backend; good data pays nothing
+    for these checks (the reason is looked for only when the conversion failed).
 
     Examples
     --------
     >>> import backendkit as bk
     >>> bk.asarray([1.0, 2.0], backend="numpy")
     array([1., 2.])
+    >>> bk.asarray([[1.0, 2.0], [3.0]], backend="numpy")
+    Traceback (most recent call last):
+    ...
+    backendkit.errors.ArgumentValueError: asarray: x[1] has shape (1,) but x[0] has shape (2,): nested lists must be rectangular (a ragged list makes no array); pad the rows to one length, or keep them as separate arrays
     """
     target = _target(backend)
     owner = backends.backend_name_of(x)
@@ -73,9 +97,215 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
             f"the {target.name} backend; backendkit converts between frameworks only on "
             f"request: use backendkit.convert(x, to={target.name!r})"
         )
-    return target.asarray(
-        x, dtype=_dtype_arg(target, dtype, x), device=_device_arg(target, device)
-    )
+    host = owner is None or owner == "numpy"
+    if host and dtype is not None:
+        _check_fits(x, dtype)  # torch would wrap -1 to 255 in uint8 silently
+    try:
+        out = target.asarray(
+            x, dtype=_dtype_arg(target, dtype, x), device=_device_arg(target, device)
+        )
+    # Warning: one raised as an error (-W error) by a framework puzzled by the data
+    except (TypeError, ValueError, RuntimeError, OverflowError, Warning) as exc:
+        problem = None if not host or isinstance(exc, BackendError) else _problem(x, dtype)
+        if problem is None and isinstance(exc, OverflowError):
+            problem = _narrow_default(x, target.name)
+        if problem is None:
+            raise
+        raise problem from exc
+    if host and target.name == "numpy" and _odd_result(out, x, dtype):
+        # NumPy makes object, string or uint64 arrays where the others raise
+        problem = _problem(x, dtype)
+        if problem is not None:
+            raise problem
+    return out
+
+
+# ------------------------------------------------------------------ host data checks
+# The frameworks answer data that makes no numeric array each in its own way (NumPy an
+# object or string array, JAX a TypeError, PyTorch a RuntimeError), or not at all (a
+# Python -1 becomes 255 in a PyTorch uint8). asarray converts first and looks for the
+# reason only when something went wrong, so that good data pays nothing for the check.
+_NUMERIC_KINDS = frozenset("biufc")
+_INT64 = (-(2**63), 2**63)
+_HOST_HELP = (
+    "host data must be numbers, rectangular (nested) lists or tuples of numbers, or a "
+    "numeric NumPy array"
+)
+
+
+def _odd_result(out: Any, x: Any, dtype: Any) -> bool:
+    kind = out.dtype.kind
+    if kind not in _NUMERIC_KINDS:
+        return True
+    # Python ints beyond int64: NumPy alone makes uint64 of them
+    return out.dtype == np.uint64 and dtype is None and not isinstance(x, np.ndarray)
+
+
+def _shown(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _problem(x: Any, dtype: Any, func: str = "asarray") -> BackendError | None:
+    """Why ``x`` (with ``dtype``) makes no numeric array, as the error to raise; ``None``
+    when no reason is found (the framework's own error then stands)."""
+    problem = _dtype_problem(dtype) or _data_problem(x, "x")
+    if problem is None and dtype is not None:
+        problem = _complex_problem(x, dtype)
+    if problem is not None:
+        problem.args = (f"{func}: {problem.args[0]}",)
+    return problem
+
+
+def _dtype_problem(dtype: Any) -> BackendError | None:
+    if dtype is None or isinstance(dtype, str):
+        return None  # names are checked where they are resolved
+    if type(dtype).__module__.partition(".")[0] in ("torch", "jax", "jaxlib"):
+        return None  # a framework's own dtype object
+    try:
+        kind = np.dtype(dtype).kind
+    except (TypeError, ValueError):
+        return ArgumentTypeError(
+            f"dtype must be a dtype name such as 'float32' or a NumPy, JAX or PyTorch "
+            f"dtype, got {type(dtype).__name__} {_shown(dtype)}"
+        )
+    if kind not in _NUMERIC_KINDS:
+        return UnknownDtypeError(
+            f"dtype {_shown(dtype)} is not a numeric dtype; arrays hold booleans, integers, "
+            f"floating or complex numbers"
+        )
+    return None
+
+
+def _data_problem(x: Any, where: str) -> BackendError | None:
+    if isinstance(x, (bool, np.bool_, float, complex, np.number)):
+        return None
+    if isinstance(x, int):
+        if _INT64[0] <= x < _INT64[1]:
+            return None
+        return ArgumentValueError(
+            f"{where} = {x} does not fit in int64, the widest integer every backend has; "
+            f"give it as a float (float({where})) if an approximation will do"
+        )
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in _NUMERIC_KINDS:
+            return None
+        return ArgumentTypeError(
+            f"{where} is a NumPy array of dtype {x.dtype}, not numbers; {_HOST_HELP}"
+        )
+    if isinstance(x, (list, tuple)):
+        for i, item in enumerate(x):
+            problem = _data_problem(item, f"{where}[{i}]")
+            if problem is not None:
+                return problem
+        if backends.check_same_backend(x) not in (None, "numpy"):
+            return None  # framework arrays in a list: the dispatch rule's business
+        shapes = [np.shape(item) for item in x]
+        for i, shape in enumerate(shapes):
+            if shape != shapes[0]:
+                return ArgumentValueError(
+                    f"{where}[{i}] has shape {shape} but {where}[0] has shape {shapes[0]}: "
+                    f"nested lists must be rectangular (a ragged list makes no array); "
+                    f"pad the rows to one length, or keep them as separate arrays"
+                )
+        return None
+    if backends.backend_name_of(x) is not None:
+        return None
+    if x is None:
+        return ArgumentTypeError(f"{where} is None; {_HOST_HELP} (use float('nan') for a gap)")
+    if isinstance(x, Mapping):
+        fix = f"e.g. list({where}.values())"
+    elif isinstance(x, (set, frozenset)):
+        fix = f"a set has no order: e.g. sorted({where})"
+    elif isinstance(x, Iterator):
+        fix = f"iterators are not read: e.g. list({where})"
+    elif isinstance(x, (str, bytes)):
+        fix = "parse the text first, e.g. float(s)"
+    elif hasattr(x, "__array__") or hasattr(x, "__array_interface__"):
+        try:
+            kind = np.asarray(x).dtype.kind
+        except Exception:  # noqa: BLE001 - any failure: the framework's error stands
+            return None
+        if kind in _NUMERIC_KINDS:
+            return None
+        fix = "it gives no numbers as an array"
+    else:
+        fix = "convert it to numbers first"
+    return ArgumentTypeError(f"{where} is a {type(x).__name__} ({_shown(x)}); {_HOST_HELP}: {fix}")
+
+
+def _narrow_default(x: Any, backend: str) -> BackendError | None:
+    """The error for Python integers beyond the backend's default integer dtype (int32
+    under JAX until its 64-bit mode is on)."""
+    for where, value in _integers(x, "x"):
+        if not -(2**31) <= value < 2**31:
+            return ArgumentValueError(
+                f"asarray: {where} = {value} does not fit in int32, the integer dtype "
+                f"{backend} gives Python integers now (JAX's 64-bit mode is off); ask "
+                f"for dtype='int64', which switches it on"
+            )
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _integer_range(dtype: Any) -> tuple[str, int, int] | None:
+    """``(name, min, max)`` of the integer dtype ``dtype`` stands for, else ``None``."""
+    if isinstance(dtype, str):
+        name = dtype
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except (TypeError, ValueError):
+            name = str(dtype).rpartition(".")[2]  # torch.int8
+    if not name.startswith(("int", "uint")):
+        return None
+    try:
+        info = np.iinfo(name)
+    except ValueError:
+        return None
+    return name, int(info.min), int(info.max)
+
+
+def _check_fits(x: Any, dtype: Any) -> None:
+    """Raise if a Python integer in ``x`` does not fit in integer dtype ``dtype``."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return  # arrays are cast as the frameworks cast them, the same way everywhere
+    try:
+        found = _integer_range(dtype)
+    except TypeError:  # unhashable: no dtype at all, said where it is resolved
+        return
+    if found is None:
+        return
+    name, low, high = found
+    for where, value in _integers(x, "x"):
+        if not low <= value <= high:
+            raise ArgumentValueError(
+                f"asarray: {where} = {value} does not fit in {name} ({low} to {high}); "
+                f"ask for a wider dtype"
+            )
+
+
+def _integers(x: Any, where: str) -> Iterator[tuple[str, int]]:
+    if isinstance(x, int) and not isinstance(x, bool):
+        yield where, x
+    elif isinstance(x, (list, tuple)):
+        for i, item in enumerate(x):
+            yield from _integers(item, f"{where}[{i}]")
+
+
+def _complex_problem(x: Any, dtype: Any) -> BackendError | None:
+    try:
+        data_kind = np.asarray(x).dtype.kind
+        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+        target_kind = np.dtype(name).kind
+    except (TypeError, ValueError):
+        return None
+    if data_kind == "c" and target_kind != "c":
+        return ArgumentTypeError(
+            f"x holds complex numbers, which {name} cannot hold; take x.real (or "
+            f"abs(x)) first, or ask for a complex dtype"
+        )
+    return None
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -83,6 +313,11 @@ def to_numpy(x: Any) -> np.ndarray:
 
     On the CPU the result shares memory with ``x`` where the framework allows
     (PyTorch tensors, JAX arrays read-only); device arrays are copied to the host.
+
+    Raises
+    ------
+    ArgumentTypeError, ArgumentValueError
+        For host data that makes no numeric array, as :func:`asarray`.
 
     Examples
     --------
@@ -92,7 +327,18 @@ def to_numpy(x: Any) -> np.ndarray:
     """
     owner = backends.backend_name_of(x)
     if owner is None:
-        return np.asarray(x)
+        try:
+            out = np.asarray(x)
+        except (TypeError, ValueError, OverflowError) as exc:
+            problem = _problem(x, None, "to_numpy")
+            if problem is None:
+                raise
+            raise problem from exc
+        if out.dtype.kind not in _NUMERIC_KINDS:
+            problem = _problem(x, None, "to_numpy")
+            if problem is not None:
+                raise problem
+        return out
     return backends.load(owner).to_numpy(x)
 
 
