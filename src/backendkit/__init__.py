@@ -6,6 +6,7 @@ nothing in the process (see ``backends/_base.py`` for why and how).
 
 from typing import TYPE_CHECKING, Any
 
+from ._dispatch import backend_of
 from ._version import __version__
 from .arrays import asarray, convert, to_numpy
 
@@ -25,6 +26,7 @@ from .devices import (
 from .errors import (
     ArgumentTypeError,
     ArgumentValueError,
+    AxisNameError,
     BackendError,
     BackendMismatchError,
     BackendNotInstalledError,
@@ -32,6 +34,8 @@ from .errors import (
     ControlFlowError,
     DeviceError,
     DeviceFallbackWarning,
+    DistributedError,
+    DistributedTimeoutError,
     DtypeUnavailableError,
     KerasBackendError,
     ModelFileError,
@@ -42,12 +46,14 @@ from .errors import (
 )
 from .functional import at, put
 from .namespace import namespace, xp
-from .selection import available_backends, backend_of, get_backend, set_backend, use_backend
+from .selection import available_backends, get_backend, set_backend, use_backend
 
 # Re-exported on first use (PEP 562), so that ``import backendkit`` does not pay for
 # modules a script may never touch (see benchmarks/overhead.py for the import time).
 _LAZY = {
     "random": None,  # the submodule itself
+    "distributed": None,  # the submodule itself
+    "pmap": "distributed",
     "benchmark": "bench",
     "cond": "control",
     "fori_loop": "control",
@@ -68,10 +74,11 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from . import random
+    from . import distributed, random
     from .bench import benchmark
     from .control import cond, fori_loop, scan, switch, while_loop
     from .diagnostics import check_backend, print_backend_info
+    from .distributed import pmap
     from .precision import get_default_dtype, set_default_dtype, use_dtype
     from .runner import run_in_backend
     from .transforms import grad, jacobian, jit, value_and_grad, vmap
@@ -98,6 +105,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ArgumentTypeError",
     "ArgumentValueError",
+    "AxisNameError",
     "BackendError",
     "BackendMismatchError",
     "BackendNotInstalledError",
@@ -106,6 +114,8 @@ __all__ = [
     "Device",
     "DeviceError",
     "DeviceFallbackWarning",
+    "DistributedError",
+    "DistributedTimeoutError",
     "DtypeUnavailableError",
     "KerasBackendError",
     "MemoryInfo",
@@ -125,6 +135,7 @@ __all__ = [
     "cond",
     "convert",
     "devices",
+    "distributed",
     "fori_loop",
     "get_backend",
     "get_default_dtype",
@@ -134,6 +145,7 @@ __all__ = [
     "jit",
     "memory_info",
     "namespace",
+    "pmap",
     "print_backend_info",
     "put",
     "random",

@@ -14,6 +14,7 @@ import sys
 _COMMANDS = {
     "info": ("backendkit.diagnostics", "report the installed backends, devices and Keras"),
     "bench": ("backendkit.bench.cli", "time workloads on every backend, each in its own process"),
+    "launch": ("backendkit.launch", "run a script as N processes of one distributed run"),
 }
 
 

@@ -22,7 +22,12 @@ scalars) at its dimension, 10,000; FHRR hypervectors are unit complex numbers
 differences. ``copy`` measures the memory bandwidth that bind, which reads two vectors
 and writes one, should approach at large dimensions. Matrix products and FFTs cover
 dense numerics, ``fori_put`` the loop-and-update pattern of DESC, ``cnn_predict`` a
-Keras model (the flare CNN of the Keras tutorial, with fixed weights).
+Keras model (the flare CNN of the Keras tutorial, with fixed weights), ``scaling`` an
+FHRR similarity search split over 1, 2, 4 and 8 devices (:mod:`backendkit.distributed`): JAX
+needs that many devices (on a CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=8``
+in the environment before the benchmark starts emulates them, sharing its cores: a
+measure of overhead, not of speed-up); NumPy, and PyTorch on a CPU, run the shards as
+threads on their one device.
 """
 
 from __future__ import annotations
@@ -255,6 +260,46 @@ def _cnn_predict(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, .
     return model.predict_on_batch, (windows,)
 
 
+# ------------------------------------------------------------------ scaling out
+#: the fixed problem of ``scaling``: FHRR hypervectors searched, and their dimension
+_SCALING_PROBLEM = (4096, 1024)
+
+
+def _scaling_kernel(memory: Any, query: Any) -> Any:
+    from .. import xp
+    from ..distributed import pmax
+
+    # this device's part of the search, scaled by the best score over every device
+    scores = xp.real(memory @ xp.conj(query)) / memory.shape[-1]
+    return scores / pmax(xp.max(xp.abs(scores)), "data")
+
+
+def _scaling(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    import numpy as np
+
+    from .. import to_numpy
+    from ..distributed import mesh, pmap, replicate, shard
+
+    random = _random()
+    memory = random.phasor(seed, _SCALING_PROBLEM, dtype="complex64")
+    query = random.phasor(seed + 1, _SCALING_PROBLEM[1:], dtype="complex64")
+    devices = mesh(size)  # "size" devices; the problem stays the same (strong scaling)
+    # laid out once, as data-parallel code keeps its data: the timed calls move nothing
+    args = (shard(memory, devices), replicate(query, devices))
+    fn = pmap(_scaling_kernel, "data", in_axes=(0, None), devices=devices)
+    if size > 1:
+        # checked here, untimed: the split computes what one device computes
+        alone = pmap(_scaling_kernel, "data", in_axes=(0, None), devices=mesh(1))
+        want = to_numpy(alone(memory, query))
+        got = to_numpy(fn(*args))
+        if not np.allclose(got, want, rtol=0.0, atol=1e-5):
+            raise BenchmarkError(
+                f"scaling: {size} devices scored the memory differently from one device "
+                f"(largest difference {np.max(np.abs(got - want)):.3g})"
+            )
+    return fn, args
+
+
 def _table(*workloads: Workload) -> dict[str, Workload]:
     return {w.name: w for w in workloads}
 
@@ -307,6 +352,12 @@ WORKLOADS: dict[str, Workload] = _table(
         "fori_put", _fori_put, (100, 1000, 10_000), "n (loop steps = length)",
         "jitted fori_loop filling an n-element array with put, one element a step",
         rtol=0.0, atol=0.0,
+    ),
+    Workload(
+        "scaling", _scaling, (1, 2, 4, 8), "devices (fixed problem)",
+        "strong scaling: one FHRR query against 4,096 hypervectors (dimension 1,024) "
+        "split over n devices by distributed.pmap; checked equal to one device",
+        rtol=0.0, atol=1e-5,
     ),
     Workload(
         "cnn_predict", _cnn_predict, (64, 1024), "windows (of 200 cadences)",
