@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import backendkit as bk
-from backendkit import _host, backends
+from backendkit import _host, _tree, backends
 from backendkit.errors import BackendError, DeviceError, DeviceFallbackWarning
 
 # the module: ``bk.devices`` is the function of the same name
@@ -342,8 +342,8 @@ def test_block_until_ready_mixed_pytree_without_jax_flattening(monkeypatch):
     leaves = [np.ones(2)] + [bk.asarray([1.0], backend=n) for n in bk.available_backends()]
     tree = {"x": leaves, "y": (leaves[-1], {"z": 1})}
     assert bk.block_until_ready(tree) is tree
-    monkeypatch.delitem(sys.modules, "jax", raising=False)  # the walker of our own
-    assert D._leaves(tree) == [*leaves, leaves[-1], 1]  # dict keys sorted, as in jax
+    monkeypatch.delitem(sys.modules, "jax", raising=False)  # optree walks instead of jax
+    assert _tree.leaves(tree) == [*leaves, leaves[-1], 1]  # dict keys sorted, as in jax
     assert bk.block_until_ready(tree) is tree
 
 

@@ -330,6 +330,13 @@ def test_values_or_index_of_another_framework_raise(backend, other):
         # NumPy arrays are host data, welcome on every backend; x's own arrays too
         assert bk.to_numpy(bk.put(x, foreign, foreign_values)).tolist() == [0.0, 1.0, 2.0]
         return
+    if backend == "numpy":
+        # x is host data: the other framework's arrays choose, and x becomes theirs
+        for out in (bk.put(x, [1, 2], foreign_values), bk.at(x, foreign).add(1.0)):
+            assert bk.backend_of(out) == other
+        assert bk.to_numpy(bk.put(x, foreign, foreign_values)).tolist() == [0.0, 1.0, 2.0]
+        assert x.tolist() == [0.0, 0.0, 0.0]
+        return
     for call in (
         lambda: bk.put(x, [1, 2], foreign_values),
         lambda: bk.at(x, foreign).add(1.0),

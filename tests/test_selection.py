@@ -357,31 +357,29 @@ def test_backend_of_ignores_non_arrays(backend):
 
 
 def test_backend_of_numpy_beside_another_framework(backend):
+    """NumPy arrays are host data: beside another framework's arrays, those decide."""
     x = bk.asarray([1.0])
-    if backend == "numpy":
-        assert bk.backend_of(x, np.ones(2)) == "numpy"
-        return
-    with pytest.raises(bk.BackendMismatchError) as info:
-        bk.backend_of(np.ones(2), x)
-    assert "numpy" in str(info.value)
-    assert backend in str(info.value)
+    assert bk.backend_of(x, np.ones(2)) == backend
+    assert bk.backend_of(np.ones(2), [x]) == backend
+    for selected in bk.available_backends():
+        with bk.use_backend(selected):
+            assert bk.backend_of(np.ones(2)) == "numpy"  # NumPy's own, whatever is selected
 
 
-@pytest.mark.parametrize(
-    ("a", "b"), [(a, b) for a in BACKENDS for b in BACKENDS if a < b], ids=lambda n: n
-)
-def test_backend_of_two_frameworks_names_both(a, b):
-    skip_unless_installed(a)
-    skip_unless_installed(b)
-    xa = bk.asarray([1.0], backend=a)
-    xb = bk.asarray([1.0], backend=b)
+def test_backend_of_two_frameworks_names_both_and_where():
+    skip_unless_installed("jax")
+    skip_unless_installed("torch")
+    xa = bk.asarray([1.0], backend="jax")
+    xb = bk.asarray([1.0], backend="torch")
     with pytest.raises(bk.BackendMismatchError) as info:
         bk.backend_of(1.0, xa, [2], xb)
     message = str(info.value)
-    assert f"argument 1 is a {a} array" in message
-    assert f"argument 3 is a {b} array" in message
+    assert "argument 1 is a jax array" in message
+    assert "argument 3 is a torch array" in message
     assert "convert" in message
     assert isinstance(info.value, TypeError)
+    with pytest.raises(bk.BackendMismatchError, match=r"argument 0 \(inside a container\) is a"):
+        bk.backend_of({"a": xb}, xa)
 
 
 # ---------------------------------------------------------------- blocks and generators

@@ -8,7 +8,7 @@ import pytest
 from conftest import skip_unless_installed
 
 import backendkit as bk
-from backendkit import _eager, xp
+from backendkit import _finite_differences, xp
 
 #: Tolerances (relative, absolute) of derivatives against the exact ones, in float64.
 #: JAX and PyTorch differentiate exactly (to rounding); NumPy uses central differences
@@ -254,9 +254,9 @@ def test_grad_inside_jit_under_jax():
 
 def test_finite_difference_step_rule():
     eps = np.finfo(np.float64).eps
-    assert _eager.step_size(0.25, np.float64) == eps ** (1 / 3)
-    assert _eager.step_size(-8.0, np.float64) == pytest.approx(8 * eps ** (1 / 3))
-    assert _eager.step_size(1.0, np.float32) == pytest.approx(np.finfo(np.float32).eps ** (1 / 3))
+    assert _finite_differences.step_size(0.25, np.float64) == eps ** (1 / 3)
+    assert _finite_differences.step_size(-8.0, np.float64) == pytest.approx(8 * eps ** (1 / 3))
+    assert _finite_differences.step_size(1.0, np.float32) == pytest.approx(np.finfo(np.float32).eps ** (1 / 3))
 
 
 # ---------------------------------------------------------------------- bad input

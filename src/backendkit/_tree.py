@@ -1,18 +1,26 @@
-"""Pytrees for the backends that have none: tuples, lists, dicts and ``None``.
+"""Pytrees: the one adapter through which backendkit walks arguments and results.
 
 JAX's control flow and transformations carry *pytrees* (nested tuples, lists, dicts,
-namedtuples) of arrays; the NumPy and PyTorch fallbacks must take and give back the same
-structures, and say where two structures or leaf types differ the way JAX does. This
-module is that small part of ``jax.tree_util``, written once for the fallbacks and for
-the argument checks every backend shares. It imports nothing of backendkit, so that the
-backend classes can use it.
+namedtuples, and any class registered as a node, such as a
+``jax.tree_util.register_dataclass`` dataclass) of arrays. Every place in backendkit
+that walks arguments (the dispatch rule, the fallback loops, ``vmap``'s ``in_axes``,
+``block_until_ready``) goes through this module, so that they all agree on what a
+node is.
 
-As in JAX, ``None`` is an empty subtree (no leaves), dict keys are visited in sorted
-order, and any other object is a leaf.
+The walking itself is a maintained library's, never a copy: ``jax.tree_util`` when JAX
+is already imported (it knows the nodes registered with JAX: flax and equinox modules,
+registered dataclasses), else :mod:`optree` (the C++ pytree library PyTorch uses too).
+Both treat ``None`` as an empty subtree, visit dict keys in sorted order and take any
+unregistered object as a leaf. This module never imports JAX itself.
+
+It imports nothing of backendkit, so that the backend classes can use it, and imports
+optree at its first use (about 20 ms, not paid by ``import backendkit``).
 """
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -20,12 +28,13 @@ import numpy as np
 
 __all__ = [
     "LeafType",
-    "TreeDef",
     "broadcast_prefix",
     "compatible",
+    "describe",
     "dtype_kind",
     "dtype_name",
     "flatten",
+    "is_leaf",
     "leaf_type",
     "leaves",
     "mismatch",
@@ -34,98 +43,66 @@ __all__ = [
 ]
 
 
-class TreeDef(NamedTuple):
-    """The structure of a pytree without its leaves."""
-
-    kind: str  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
-    meta: Any  # dict keys (sorted) or the namedtuple class
-    children: tuple[TreeDef, ...]
-
-    def __str__(self) -> str:
-        if self.kind == "leaf":
-            return "*"
-        if self.kind == "none":
-            return "None"
-        inner = ", ".join(map(str, self.children))
-        if self.kind == "dict":
-            inner = ", ".join(f"{k!r}: {c}" for k, c in zip(self.meta, self.children, strict=True))
-            return "{" + inner + "}"
-        if self.kind == "list":
-            return f"[{inner}]"
-        if self.kind == "namedtuple":
-            return f"{self.meta.__name__}({inner})"
-        return f"({inner},)" if len(self.children) == 1 else f"({inner})"
+def _jax_tree_util() -> Any:
+    jax = sys.modules.get("jax")
+    # getattr: a JAX still being imported has no tree_util yet
+    return None if jax is None else getattr(jax, "tree_util", None)
 
 
-_LEAF = TreeDef("leaf", None, ())
-_NONE = TreeDef("none", None, ())
+_optree: Any = None
 
 
-def _node(tree: Any) -> tuple[str, Any, Iterable[Any]] | None:
-    if tree is None:
-        return "none", None, ()
-    t = type(tree)
-    if t is tuple:
-        return "tuple", None, tree
-    if t is list:
-        return "list", None, tree
-    if t is dict:
-        keys = tuple(sorted(tree))
-        return "dict", keys, (tree[k] for k in keys)
-    if isinstance(tree, tuple) and hasattr(t, "_fields"):
-        return "namedtuple", t, tree
-    return None
+def _optree_module() -> Any:
+    global _optree
+    if _optree is None:
+        import optree
+
+        _optree = optree
+    return _optree
 
 
-def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
-    """The leaves of ``tree`` in order, and its structure."""
-    out: list[Any] = []
-    return out, _flatten_into(tree, out)
-
-
-def _flatten_into(tree: Any, out: list[Any]) -> TreeDef:
-    node = _node(tree)
-    if node is None:
-        out.append(tree)
-        return _LEAF
-    kind, meta, children = node
-    if kind == "none":
-        return _NONE
-    return TreeDef(kind, meta, tuple(_flatten_into(c, out) for c in children))
+def flatten(tree: Any) -> tuple[list[Any], Any]:
+    """The leaves of ``tree`` in order, and its structure (a JAX ``PyTreeDef`` or an
+    optree ``PyTreeSpec``; compare structures only with ``==`` and :func:`is_leaf`)."""
+    tu = _jax_tree_util()
+    if tu is not None:
+        return tu.tree_flatten(tree)  # type: ignore[no-any-return]
+    return _optree_module().tree_flatten(tree)  # type: ignore[no-any-return]
 
 
 def leaves(tree: Any) -> list[Any]:
     """The leaves of ``tree`` in order."""
-    return flatten(tree)[0]
+    tu = _jax_tree_util()
+    if tu is not None:
+        return tu.tree_leaves(tree)  # type: ignore[no-any-return]
+    return _optree_module().tree_leaves(tree)  # type: ignore[no-any-return]
 
 
-def unflatten(treedef: TreeDef, values: Iterable[Any]) -> Any:
+def unflatten(treedef: Any, values: Iterable[Any]) -> Any:
     """The pytree of structure ``treedef`` with ``values`` as its leaves."""
-    it = iter(values)
-    return _build(treedef, it)
+    return treedef.unflatten(list(values))
 
 
-def _build(treedef: TreeDef, it: Any) -> Any:
-    kind = treedef.kind
-    if kind == "leaf":
-        return next(it)
-    if kind == "none":
-        return None
-    children = [_build(c, it) for c in treedef.children]
-    if kind == "tuple":
-        return tuple(children)
-    if kind == "list":
-        return children
-    if kind == "dict":
-        return dict(zip(treedef.meta, children, strict=True))
-    return treedef.meta(*children)
+def is_leaf(treedef: Any) -> bool:
+    """Whether ``treedef`` is the structure of a single leaf."""
+    return bool(treedef.num_nodes == 1 and treedef.num_leaves == 1)
+
+
+_WRAPPER = re.compile(r"^PyTree(?:Def|Spec)\((.*?)(?:, NoneIsLeaf)?\)$", re.DOTALL)
+
+
+def describe(treedef: Any) -> str:
+    """``treedef`` in words JAX and optree print alike: ``(*, {'a': *})``."""
+    text = str(treedef)
+    match = _WRAPPER.match(text)
+    return match.group(1) if match else text
 
 
 def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     """``fn`` applied leaf by leaf to ``tree`` (and trees of the same structure)."""
     values, treedef = flatten(tree)
-    others = [flatten(r)[0] for r in rest]
-    return unflatten(treedef, (fn(*args) for args in zip(values, *others, strict=True)))
+    others = [treedef.flatten_up_to(r) for r in rest]
+    return treedef.unflatten([fn(*args) for args in zip(values, *others, strict=True)])
 
 
 def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list[Any]:
@@ -139,31 +116,23 @@ def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list[Any]:
         If ``prefix`` is not a prefix of ``tree``'s structure; the message names
         ``what`` and both structures.
     """
-    out: list[Any] = []
-    _broadcast(prefix, tree, what, out)
-    return out
-
-
-def _broadcast(prefix: Any, tree: Any, what: str, out: list[Any]) -> None:
-    node = _node(prefix) if prefix is not None else None
-    if node is None:
-        out.extend([prefix] * len(leaves(tree)))
-        return
-    kind, meta, pchildren = node
-    tnode = _node(tree)
-    if tnode is None or tnode[0] != kind or tnode[1] != meta:
+    tu = _jax_tree_util()
+    if tu is not None:
+        values, prefix_def = tu.tree_flatten(prefix, is_leaf=lambda x: x is None)
+    else:
+        values, prefix_def = _optree_module().tree_flatten(prefix, none_is_leaf=True)
+    try:
+        subtrees = prefix_def.flatten_up_to(tree)
+    except ValueError:
         raise ValueError(
             f"{what} {prefix!r} does not match the argument's structure "
-            f"{flatten(tree)[1]}: give one entry per element, or a single int or None"
-        )
-    pchildren, tchildren = list(pchildren), list(tnode[2])
-    if len(pchildren) != len(tchildren):
-        raise ValueError(
-            f"{what} {prefix!r} has {len(pchildren)} entries but the argument has "
-            f"{len(tchildren)} ({flatten(tree)[1]}): give one entry per element"
-        )
-    for p, t in zip(pchildren, tchildren, strict=True):
-        _broadcast(p, t, what, out)
+            f"{describe(flatten(tree)[1])}: give one entry per element, or a single int "
+            f"or None"
+        ) from None
+    out: list[Any] = []
+    for value, subtree in zip(values, subtrees, strict=True):
+        out.extend([value] * len(leaves(subtree)))
+    return out
 
 
 # ---------------------------------------------------------------------- leaf types
@@ -249,7 +218,7 @@ def mismatch(a: Any, b: Any, *, loop: bool = False) -> str | None:
     la, da = flatten(a)
     lb, db = flatten(b)
     if da != db:
-        return f"the structures differ: {da} against {db}"
+        return f"the structures differ: {describe(da)} against {describe(db)}"
     for pos, (x, y) in enumerate(zip(la, lb, strict=True)):
         dx, dy = getattr(x, "dtype", None), getattr(y, "dtype", None)
         if dx is not None and dx == dy and x.shape == y.shape:
@@ -263,7 +232,7 @@ def mismatch(a: Any, b: Any, *, loop: bool = False) -> str | None:
         else:
             ok = compatible(tx, ty)
         if not ok:
-            where = f"leaf {pos} of {da}" if da.kind != "leaf" else "the output"
+            where = f"leaf {pos} of {describe(da)}" if not is_leaf(da) else "the output"
             what = "shapes" if tx.shape != ty.shape else "dtypes"
             return f"the {what} differ at {where}: {tx} against {ty}"
     return None

@@ -52,7 +52,8 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
         Python scalars or (nested) lists, a NumPy array, or an array of ``backend``
         itself. An array of another framework is refused: use :func:`convert`.
     backend : str, optional
-        Backend name; default the current one.
+        Backend name. Default: the backend of ``x`` if it is a JAX or PyTorch array
+        (the dispatch rule), else the current one.
     dtype : str or dtype, optional
         ``"float32"``, ``"float64"``, ... or a framework dtype. Default: for floating
         (complex) host data the default dtype (:func:`backendkit.set_default_dtype`,
@@ -89,8 +90,12 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
     ...
     backendkit.errors.ArgumentValueError: asarray: x[1] has shape (1,) but x[0] has shape (2,): nested lists must be rectangular (a ragged list makes no array); pad the rows to one length, or keep them as separate arrays
     """
-    target = _target(backend)
     owner = backends.backend_name_of(x)
+    if backend is None and owner is not None and owner != "numpy":
+        # the dispatch rule: a JAX or PyTorch array chooses its own backend
+        target = backends.load(owner)
+    else:
+        target = _target(backend)
     if owner is not None and owner not in ("numpy", target.name):
         raise BackendMismatchError(
             f"asarray got a {owner} array ({type(x).__module__}.{type(x).__name__}) for "

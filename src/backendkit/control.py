@@ -15,11 +15,14 @@ as JAX, including JAX's checks:
   :class:`~backendkit.ControlFlowError`;
 * :func:`switch` clamps its index into range, as JAX does.
 
-**Which backend runs** (the same rule as :mod:`backendkit.transforms`): the framework
-of the JAX or PyTorch arrays among the arguments (tracers inside ``jax.jit`` included),
+**Which backend runs** (the dispatch rule, :mod:`backendkit._dispatch`): the
+framework of the JAX or PyTorch arrays among the arguments (tracers inside ``jax.jit``
+included, and arrays inside any pytree the carry is, registered dataclasses too),
 otherwise the current backend; NumPy arrays and Python numbers are host data that go
 with any backend. Arrays of JAX and PyTorch together raise
-:class:`~backendkit.BackendMismatchError`.
+:class:`~backendkit.BackendMismatchError`. The loop bodies and branches run with that
+backend selected, so ``xp`` and :func:`~backendkit.asarray` inside them follow the
+arrays; the selection comes back afterwards, also when they raise.
 
 The fallbacks decide branches and loop conditions in Python, so under
 ``torch.func.vmap`` a predicate that depends on the mapped values cannot be decided
@@ -42,11 +45,12 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import _tree
-from ._dispatch import backend_for
+from . import _loops, _tree
+from ._dispatch import backend_for, host_to
 from .arrays import asarray
 from .backends import Backend
 from .errors import ArgumentTypeError, ArgumentValueError
+from .selection import enter, leave
 
 __all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]
 
@@ -79,6 +83,61 @@ def _integer(where: str, name: str, value: Any, backend: Backend) -> Any:
     raise ArgumentTypeError(
         f"{where}: {name} must be an integer scalar, got {shown}; convert it, e.g. int(x)"
     )
+
+
+def _run(
+    backend: Backend,
+    compiled: Callable[[], Any],
+    loop: Callable[[], Any],
+    explain: Callable[[], None],
+) -> Any:
+    """``compiled()`` where the backend compiles control flow, else the Python
+    ``loop()``; either with ``backend`` selected. A ``TypeError`` of the compiled
+    version (JAX refusing a carry or branch type at trace time) is first given to
+    ``explain``, which raises backendkit's :class:`~backendkit.ControlFlowError` when
+    it finds what differs; any other ``TypeError`` passes through unchanged."""
+    token = enter(backend.name)
+    try:
+        if not backend.compiled_control_flow:
+            return loop()
+        try:
+            return compiled()
+        except TypeError:
+            explain()
+            raise
+    finally:
+        leave(token)
+
+
+def _explain_loop(
+    backend: Backend, what: str, body: Any, args: tuple[Any, ...], init: Any
+) -> None:
+    out = backend.abstract(body, *args)
+    if out is not None:
+        _loops.check_carry(what, body, init, out)
+
+
+def _explain_while(backend: Backend, cond_fun: Any, body: Any, init: Any) -> None:
+    pred = backend.abstract(cond_fun, init)
+    if pred is not None:
+        _loops.check_pred(cond_fun, pred)
+    _explain_loop(backend, "while_loop", body, (init,), init)
+
+
+def _explain_branches(
+    backend: Backend, what: str, branches: list[tuple[str, Any]], operands: tuple[Any, ...]
+) -> None:
+    outs = [(label, fn, backend.abstract(fn, *operands)) for label, fn in branches]
+    outs = [o for o in outs if o[2] is not None]
+    for other in outs[1:]:
+        _loops.check_branches(what, outs[0], other)
+
+
+def _explain_scan(backend: Backend, f: Any, init: Any, xs: Any) -> None:
+    out = backend.abstract(f, init, backend.row_shapes(xs))
+    if out is not None:
+        carry, _ = _loops.scan_pair(f, out)
+        _loops.check_carry("scan", f, init, carry)
 
 
 def _with_arrays(backend: Backend, out: Any) -> Any:
@@ -131,7 +190,14 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[int, Any], Any], init_
     backend = backend_for(lower, upper, init_val)
     lower = _integer("fori_loop", "lower", lower, backend)
     upper = _integer("fori_loop", "upper", upper, backend)
-    return _with_arrays(backend, backend.fori_loop(lower, upper, body_fun, init_val))
+    (init_val,) = host_to(backend, (init_val,))
+    out = _run(
+        backend,
+        lambda: backend.fori_loop(lower, upper, body_fun, init_val),
+        lambda: _loops.fori_loop(lower, upper, body_fun, init_val),
+        lambda: _explain_loop(backend, "fori_loop", body_fun, (lower, init_val), init_val),
+    )
+    return _with_arrays(backend, out)
 
 
 def while_loop(
@@ -166,7 +232,14 @@ def while_loop(
     _check_callable("while_loop", "cond_fun", cond_fun)
     _check_callable("while_loop", "body_fun", body_fun)
     backend = backend_for(init_val)
-    return _with_arrays(backend, backend.while_loop(cond_fun, body_fun, init_val))
+    (init_val,) = host_to(backend, (init_val,))
+    out = _run(
+        backend,
+        lambda: backend.while_loop(cond_fun, body_fun, init_val),
+        lambda: _loops.while_loop(backend, cond_fun, body_fun, init_val),
+        lambda: _explain_while(backend, cond_fun, body_fun, init_val),
+    )
+    return _with_arrays(backend, out)
 
 
 def _scalar(where: str, name: str, value: Any, kinds: str, words: str) -> None:
@@ -213,7 +286,15 @@ def cond(
     _check_callable("cond", "false_fun", false_fun)
     _scalar("cond", "pred", pred, "bi", "a boolean or integer")
     backend = backend_for(pred, operands)
-    return _with_arrays(backend, backend.cond(pred, true_fun, false_fun, operands))
+    operands = host_to(backend, operands)
+    labelled = [("true_fun", true_fun), ("false_fun", false_fun)]
+    out = _run(
+        backend,
+        lambda: backend.cond(pred, true_fun, false_fun, operands),
+        lambda: _loops.select(backend, "cond", 0 if pred else 1, labelled, operands),
+        lambda: _explain_branches(backend, "cond", labelled, operands),
+    )
+    return _with_arrays(backend, out)
 
 
 def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
@@ -256,9 +337,17 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
         _check_callable("switch", f"branches[{i}]", fn)
     _scalar("switch", "index", index, "iu", "an integer")
     backend = backend_for(index, operands)
+    operands = host_to(backend, operands)
     if not backend.is_traced(index):
         index = min(max(operator.index(index), 0), len(branches) - 1)
-    return _with_arrays(backend, backend.switch(index, list(branches), operands))
+    labelled = [(f"branch {i}", b) for i, b in enumerate(branches)]
+    out = _run(
+        backend,
+        lambda: backend.switch(index, list(branches), operands),
+        lambda: _loops.select(backend, "switch", index, labelled, operands),
+        lambda: _explain_branches(backend, "switch", labelled, operands),
+    )
+    return _with_arrays(backend, out)
 
 
 def scan(
@@ -316,6 +405,7 @@ def scan(
     """
     _check_callable("scan", "f", f)
     backend = backend_for(init, xs)
+    init, xs = host_to(backend, (init, xs))
     if length is not None:
         length = _integer("scan", "length", length, backend)
         if length < 0:
@@ -341,5 +431,10 @@ def scan(
             f"scan: length={length} does not match xs's leading size {sizes.pop()}"
         )
     steps = length if length is not None else sizes.pop()
-    carry, ys = backend.scan(f, init, xs, steps, bool(reverse), unroll)
+    carry, ys = _run(
+        backend,
+        lambda: backend.scan(f, init, xs, steps, bool(reverse), unroll),
+        lambda: _loops.scan(backend, f, init, xs, steps, bool(reverse)),
+        lambda: _explain_scan(backend, f, init, xs),
+    )
     return _with_arrays(backend, carry), ys

@@ -27,7 +27,6 @@ import contextvars
 import dataclasses
 import functools
 import re
-import sys
 import warnings
 from typing import Any, TypeVar
 
@@ -495,14 +494,6 @@ def memory_info(device: Any = None, backend: str | None = None) -> MemoryInfo:
 
 
 # ------------------------------------------------------------------ waiting
-def _leaves(tree: Any) -> list[Any]:
-    if "jax" in sys.modules:
-        # jax knows its registered pytree nodes (dataclasses of flax, equinox, ...);
-        # every other object, torch tensors included, comes back as a leaf
-        return sys.modules["jax"].tree_util.tree_leaves(tree)
-    return _tree.leaves(tree)
-
-
 def block_until_ready(x: T) -> T:
     """Wait until the work that produces ``x`` has finished; return ``x``.
 
@@ -530,7 +521,7 @@ def block_until_ready(x: T) -> T:
     True
     """
     by_backend: dict[str, list[Any]] = {}
-    for leaf in _leaves(x):
+    for leaf in _tree.leaves(x):
         name = backends.backend_name_of(leaf)
         if name is not None:
             by_backend.setdefault(name, []).append(leaf)

@@ -29,6 +29,9 @@ from typing import Any
 import numpy as np
 
 from . import _indexing, backends
+from ._dispatch import backend_for
+from .arrays import asarray
+from .selection import current
 
 __all__ = ["at", "put"]
 
@@ -64,13 +67,16 @@ _HOST_TYPES = frozenset(
 
 def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
     backend = _BACKEND_OF_TYPE.get(type(x)) or _backend_of_x(x)
-    name = backend.name
     idx = (idx,) if type(idx) in _HOST_TYPES else _indexing.as_tuple(idx)
-    # host data (Python, NumPy) is welcome as values and index; another framework is not
+    # The dispatch rule: a JAX or PyTorch array among x, idx and values chooses (two
+    # frameworks raise); a NumPy x with host data follows the selection.
     if len(idx) != 1 or type(values) not in _HOST_TYPES or type(idx[0]) not in _HOST_TYPES:
-        for item in (values, *idx):
-            if backends.backend_name_of(item) not in (None, "numpy", name):
-                backends.check_host_or(name, x, (values, *idx))  # raises, naming both
+        chosen = backend_for(x, values, *idx)
+    else:
+        chosen = current() if backend.name == "numpy" else backend
+    if chosen is not backend:  # x is host data: it becomes the chosen backend's array
+        x, backend = asarray(x, backend=chosen.name), chosen
+    name = backend.name
     if name == "numpy":
         # NumPy checks the index itself, before it writes anything
         try:

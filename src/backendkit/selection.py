@@ -23,12 +23,12 @@ from typing import Any
 
 from . import _scope, backends
 from .backends import Backend
+from .backends._registry import LOADED as _loaded
 from .errors import BackendNotInstalledError
 
 __all__ = [
     "ENV_VAR",
     "available_backends",
-    "backend_of",
     "get_backend",
     "set_backend",
     "use_backend",
@@ -125,9 +125,18 @@ def selection_source() -> str:
 
 
 def current() -> Backend:
-    """The current backend object (its framework imported)."""
+    """The current backend object (its framework imported).
+
+    On every call of :data:`backendkit.xp` with host data: a context-variable read and
+    a dictionary look-up (a selected backend is always loaded already).
+    """
     name = _block.get()
-    return backends.load(name if name is not None else _process_choice()[0])
+    if name is None:
+        name = (_process if _process is not None else _process_choice())[0]
+    try:
+        return _loaded[name]
+    except KeyError:
+        return backends.load(name)
 
 
 def _resolve(name: Any) -> str:
@@ -226,23 +235,19 @@ def use_backend(name: str) -> _scope.Block[str]:
     return _scope.Block(_blocks, begin, f"use_backend({name!r})")
 
 
-def backend_of(*arrays: Any) -> str:
-    """The backend that owns the given arrays.
+def enter(name: str) -> object:
+    """Select canonical backend ``name`` in this context until :func:`leave`.
 
-    Python scalars, lists, ``None`` and other objects that are no backend's array are
-    ignored; with no array at all, the current backend is returned.
-
-    Raises
-    ------
-    BackendMismatchError
-        If arrays of two backends are given; the message names both.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import backendkit as bk
-    >>> bk.backend_of(np.ones(3), 2.0, [1, 2])
-    'numpy'
+    The unchecked half of :func:`use_backend`, for backendkit's own code that runs a
+    user's function with the backend its arrays chose (see ``backendkit._dispatch``);
+    always paired with :func:`leave` in a ``finally``. It is a block like
+    ``use_backend``'s, so that the two stay sound together whatever order they end in.
     """
-    found = backends.check_same_backend(arrays)
-    return found if found is not None else get_backend()
+    owner = object()
+    _blocks.push(owner, name)
+    return owner
+
+
+def leave(owner: object) -> None:
+    """End the selection that :func:`enter` began and returned ``owner`` for."""
+    _blocks.pop(owner)

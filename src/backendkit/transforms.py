@@ -5,17 +5,21 @@
   or ``torch.compile`` on request;
 * ``vmap``: ``jax.vmap``; ``torch.func.vmap``; under NumPy a Python loop whose results
   are stacked (``in_axes`` and ``out_axes`` honoured, ``None`` included);
-* ``grad``, ``value_and_grad``, ``jacobian``: ``jax.grad``/``jax.jacobian``;
-  ``torch.func.grad_and_value``/``torch.func.jacrev``; under NumPy central finite
-  differences.
+* ``grad``, ``value_and_grad``, ``jacobian``: ``jax.grad``/``jax.value_and_grad``/
+  ``jax.jacobian``; ``torch.func.grad``/``grad_and_value``/``jacrev``; under NumPy
+  central finite differences.
 
-**Which backend runs.** A transformed function picks its backend each time it is
-called, by the rule :mod:`backendkit.control` uses: the framework of the JAX or PyTorch
-arrays among the arguments, else the current backend (NumPy arrays and Python numbers
-are host data). So one ``bk.grad(f)`` differentiates NumPy, JAX and PyTorch inputs
-alike; what each backend builds (``jax.jit(f)``, a compiled torch function) is built
-once per backend and kept. Host data in a differentiated or mapped argument becomes
-the backend's arrays first, as :func:`~backendkit.asarray` makes them (so under PyTorch
+**Which backend runs** (the dispatch rule, :mod:`backendkit._dispatch`). A
+transformed function picks its backend each time it is called: the framework of the
+JAX or PyTorch arrays among the arguments, else the current backend (NumPy arrays and
+Python numbers are host data). So one ``bk.grad(f)`` differentiates NumPy, JAX and
+PyTorch inputs alike, and ``f`` runs with that backend selected: ``xp``,
+:func:`~backendkit.asarray`, :func:`~backendkit.put` and ``backendkit.random`` inside
+``f`` follow the caller's arrays, also while ``jax.jit`` or ``torch.func`` traces
+it; the selection comes back afterwards, also when ``f`` raises. What each backend
+builds (``jax.jit(f)``, ``jax.grad(f)``, a compiled torch function) is built once per
+backend and kept. Host data in a differentiated or mapped argument becomes the
+backend's arrays first, as :func:`~backendkit.asarray` makes them (so under PyTorch
 ``bk.grad(f)(1.0)`` works, and under a default dtype of float32 a NumPy float64 input
 is differentiated in float32).
 
@@ -49,8 +53,9 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from . import _tree
-from ._dispatch import backend_for, to_backend
+from . import _finite_differences, _loops, _tree, backends
+from ._dispatch import backend_for, host_kwargs_to, host_to, run_with, selecting, to_backend
+from .backends import Backend
 from .errors import ArgumentTypeError, ArgumentValueError
 
 __all__ = ["grad", "jacobian", "jit", "value_and_grad", "vmap"]
@@ -120,11 +125,13 @@ def jit(
 
     @functools.wraps(fun)
     def jitted(*args: Any, **kwargs: Any) -> Any:
-        backend = backend_for(args, kwargs)
+        backend = backend_for(*args, *kwargs.values()) if kwargs else backend_for(*args)
         compiled = built.get(backend.name)
         if compiled is None:
-            compiled = built[backend.name] = backend.jit(fun, options)
-        return compiled(*args, **kwargs)
+            # the backend is selected while fun runs, and so while JAX traces it
+            compiled = built[backend.name] = backend.jit(selecting(backend, fun), options)
+        # host arrays become the backend's, as jax.jit makes them JAX arrays
+        return compiled(*host_to(backend, args), **host_kwargs_to(backend, kwargs))
 
     return jitted
 
@@ -188,6 +195,9 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callab
         )
     _check_axes_spec("in_axes", in_axes)
     _check_axes_spec("out_axes", out_axes)
+    # per backend and number of arguments (which fix the axes): the framework's vmap
+    # of fun, run with that backend selected
+    mapped_by: dict[Any, Callable[..., Any]] = {}
 
     @functools.wraps(fun)
     def mapped(*args: Any, **kwargs: Any) -> Any:
@@ -203,14 +213,21 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callab
                 f"{len(args)} positional arguments; give one entry per argument"
             )
         flat_axes = _flat_axes(axes, args)
-        backend = backend_for(args)
+        backend = backend_for(*args)
         args = to_backend(backend, args)
         size = next(
             leaf.shape[ax]
             for leaf, ax in zip(_tree.leaves(args), flat_axes, strict=True)
             if ax is not None
         )
-        return backend.vmap(fun, axes, out_axes, args, flat_axes, size)
+        if not backend.has_vmap:
+            return run_with(backend, _loops.vmap, backend, fun, flat_axes, out_axes, args, size)
+        target = mapped_by.get((backend.name, len(args)))
+        if target is None:
+            target = mapped_by[backend.name, len(args)] = backend.vmap(
+                selecting(backend, fun), axes, out_axes
+            )
+        return target(*args)
 
     return mapped
 
@@ -300,32 +317,84 @@ def _check_output(where: str, fun: Any, has_aux: bool, scalar: bool) -> Callable
     return checked
 
 
-def _derivative(where: str, fun: Any, argnums: Any, has_aux: bool, mode: str) -> Any:
-    _check_callable(where, fun)
-    _check_argnums(where, argnums)
-    checked = _check_output(where, fun, has_aux, scalar=mode != "jacobian")
+def _float_inputs(where: str, backend: Backend, args: list[Any], nums: tuple[int, ...]) -> None:
+    """Make the differentiated arguments ``backend``'s arrays (host data converted, as
+    :func:`~backendkit.asarray` does) and check that they are floating point."""
+    for k in nums:
+        arg = args[k]
+        dtype = getattr(arg, "dtype", None)
+        if dtype is not None and _owner(arg) is backend and _kind(dtype) in "fc":
+            continue  # an array of the backend already: the common case, at once
+        args[k] = arg = to_backend(backend, arg, numbers=True)
+        for j, leaf in enumerate(_tree.leaves(arg)):
+            if _tree.leaf_type(leaf).kind() not in "fc":
+                raise ArgumentTypeError(
+                    f"{where}: argument {k} (leaf {j}) is {_tree.leaf_type(leaf)}, but "
+                    f"derivatives need floating-point inputs; pass floats, e.g. "
+                    f"bk.asarray(x, dtype='float64')"
+                )
 
-    @functools.wraps(fun)
+
+def _owner(x: Any) -> Any:
+    name = backends.backend_name_of(x)
+    return None if name is None else backends.load(name)
+
+
+_KINDS: dict[Any, str] = {}
+
+
+def _kind(dtype: Any) -> str:
+    try:
+        return _KINDS[dtype]
+    except KeyError:
+        kind = _KINDS[dtype] = _tree.dtype_kind(_tree.dtype_name(dtype))
+        return kind
+
+
+def _by_finite_differences(
+    fun: Any, argnums: Any, has_aux: bool, mode: str, backend: Backend
+) -> Any:
+    """``mode``'s derivative function of ``fun`` by central differences, with JAX's
+    conventions for what it returns."""
+
     def derivative(*args: Any, **kwargs: Any) -> Any:
-        nums = _normalise_argnums(where, argnums, len(args))
-        backend = backend_for(args, kwargs)
-        args = list(args)
-        for k in nums if isinstance(nums, tuple) else (nums,):
-            args[k] = to_backend(backend, args[k], numbers=True)
-            for j, leaf in enumerate(_tree.leaves(args[k])):
-                kind = _tree.leaf_type(leaf).kind()
-                if kind not in "fc":
-                    raise ArgumentTypeError(
-                        f"{where}: argument {k} (leaf {j}) is {_tree.leaf_type(leaf)}, but "
-                        f"derivatives need floating-point inputs; pass floats, e.g. "
-                        f"bk.asarray(x, dtype='float64')"
-                    )
-        value, aux, deriv = backend.derivatives(
-            checked, tuple(args), kwargs, nums, has_aux, mode == "jacobian"
+        value, aux, deriv = _finite_differences.derivatives(
+            backend, fun, args, kwargs, argnums, has_aux
         )
         if mode == "value_and_grad":
             return ((value, aux) if has_aux else value), deriv
         return (deriv, aux) if has_aux else deriv
+
+    return derivative
+
+
+def _derivative(where: str, fun: Any, argnums: Any, has_aux: bool, mode: str) -> Any:
+    _check_callable(where, fun)
+    _check_argnums(where, argnums)
+    checked = _check_output(where, fun, has_aux, scalar=mode != "jacobian")
+    # per (backend, argnums normalised for the number of arguments): the framework's
+    # derivative of ``checked``, run with that backend selected; built at first use
+    built: dict[tuple[str, Any], Callable[..., Any]] = {}
+    normalised: dict[int, Any] = {}
+
+    @functools.wraps(fun)
+    def derivative(*args: Any, **kwargs: Any) -> Any:
+        nums = normalised.get(len(args))
+        if nums is None:
+            nums = normalised[len(args)] = _normalise_argnums(where, argnums, len(args))
+        backend = backend_for(*args, *kwargs.values()) if kwargs else backend_for(*args)
+        args_list = list(host_to(backend, args))
+        kwargs = host_kwargs_to(backend, kwargs)
+        _float_inputs(where, backend, args_list, nums if isinstance(nums, tuple) else (nums,))
+        fn = built.get((backend.name, nums))
+        if fn is None:
+            target = selecting(backend, checked)
+            if backend.has_autodiff:
+                fn = getattr(backend, mode)(target, nums, has_aux)
+            else:
+                fn = _by_finite_differences(target, nums, has_aux, mode, backend)
+            built[(backend.name, nums)] = fn
+        return fn(*args_list, **kwargs)
 
     return derivative
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _eager
+from ..errors import UnknownDtypeError
 
 __all__ = ["Backend"]
 
@@ -36,6 +36,10 @@ class Backend:
     framework: ClassVar[str]
     #: the pip extra that installs the framework
     extra: ClassVar[str]
+
+    #: whether the namespace's functions take NumPy arrays as they are (NumPy's and
+    #: JAX's do); if not, backendkit makes them the framework's arrays first
+    takes_host_arrays: ClassVar[bool] = True
 
     #: the framework's NumPy-style namespace (numpy, jax.numpy, array-API torch)
     namespace: Any
@@ -77,6 +81,39 @@ class Backend:
     def dtype(self, name: str) -> Any:
         """The framework's dtype object for a NumPy dtype name such as ``"float64"``."""
         return getattr(self.module, name)
+
+    def owns_dtype(self, dtype: Any) -> bool:
+        """Whether the framework takes ``dtype`` as it is (NumPy's and JAX's take NumPy
+        dtypes, type objects and names; PyTorch only its own)."""
+        return not type(dtype).__module__.startswith("torch")
+
+    def own_dtype(self, dtype: Any) -> Any:
+        """``dtype`` as the framework takes it: another framework's dtype (or a name,
+        for PyTorch) is translated by its name, as ``dtype=`` arguments of
+        :data:`backendkit.xp` are.
+
+        Raises
+        ------
+        UnknownDtypeError
+            If the name is no dtype of this framework.
+        """
+        if self.owns_dtype(dtype):
+            return dtype
+        if isinstance(dtype, str):
+            name = dtype
+        else:
+            try:
+                name = np.dtype(dtype).name
+            except TypeError:  # another framework's dtype object: torch.float32
+                name = str(dtype).rpartition(".")[2]
+        try:
+            self.ensure_dtype(name)
+            return self.dtype(name)
+        except AttributeError:
+            raise UnknownDtypeError(
+                f"dtype {dtype!r} has no {self.name} equivalent; give one of the "
+                f"framework's dtypes, e.g. 'float32'"
+            ) from None
 
     # ------------------------------------------------------------------ updates
     def update(self, x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
@@ -136,62 +173,84 @@ class Backend:
         return str(self.asarray(0).dtype).rpartition(".")[2]
 
     # ------------------------------------------------------------------ control flow
-    # Python loops and branches (backendkit/_eager.py) serve every framework that runs
-    # eagerly; JAX overrides them with jax.lax. Arguments arrive checked by
-    # backendkit/control.py (integer bounds, callables, clamped switch index).
+    #: whether the framework compiles loops and branches (jax.lax); where it does not,
+    #: backendkit/control.py runs Python loops (backendkit/_loops.py)
+    compiled_control_flow: ClassVar[bool] = False
+
     def fori_loop(self, lower: Any, upper: Any, body: Any, init: Any) -> Any:
-        return _eager.fori_loop(lower, upper, body, init)
+        """``jax.lax.fori_loop``'s equal; arguments arrive checked by
+        backendkit/control.py, which also runs these functions with this backend
+        selected and explains a ``TypeError`` (see :meth:`abstract`)."""
+        raise NotImplementedError(f"{self.name} has no compiled loops: backendkit runs Python's")
 
     def while_loop(self, cond_fun: Any, body: Any, init: Any) -> Any:
-        return _eager.while_loop(self, cond_fun, body, init)
+        """``jax.lax.while_loop``'s equal (see :meth:`fori_loop`)."""
+        raise NotImplementedError(f"{self.name} has no compiled loops: backendkit runs Python's")
 
-    def cond(self, pred: Any, true_fun: Any, false_fun: Any, operands: tuple) -> Any:
-        branches = [("true_fun", true_fun), ("false_fun", false_fun)]
-        return _eager.select(self, "cond", 0 if pred else 1, branches, operands)
+    def cond(self, pred: Any, true_fun: Any, false_fun: Any, operands: tuple[Any, ...]) -> Any:
+        """``jax.lax.cond``'s equal (see :meth:`fori_loop`)."""
+        raise NotImplementedError(
+            f"{self.name} has no compiled branches: backendkit runs Python's"
+        )
 
-    def switch(self, index: Any, branches: Any, operands: tuple) -> Any:
-        # index is clamped already: a Python int here, a traced integer only under JAX
-        labelled = [(f"branch {i}", b) for i, b in enumerate(branches)]
-        return _eager.select(self, "switch", index, labelled, operands)
+    def switch(self, index: Any, branches: list[Any], operands: tuple[Any, ...]) -> Any:
+        """``jax.lax.switch``'s equal; ``index`` is clamped already (see :meth:`fori_loop`)."""
+        raise NotImplementedError(
+            f"{self.name} has no compiled branches: backendkit runs Python's"
+        )
 
     def scan(
         self, f: Any, init: Any, xs: Any, length: int, reverse: bool, unroll: int
     ) -> tuple[Any, Any]:
-        return _eager.scan(self, f, init, xs, length, reverse)
+        """``jax.lax.scan``'s equal (see :meth:`fori_loop`)."""
+        raise NotImplementedError(f"{self.name} has no compiled loops: backendkit runs Python's")
+
+    def abstract(self, fn: Any, *args: Any) -> Any:
+        """The shapes and dtypes ``fn(*args)`` would give, without running it
+        (``jax.eval_shape``), or ``None`` where that cannot be found: how a refused
+        carry or branch type is explained."""
+        return None
+
+    def row_shapes(self, xs: Any) -> Any:
+        """Abstract values of one row (``x[0]``) of each leaf of ``xs``, for
+        :meth:`abstract` of a scan body."""
+        return None
 
     # ------------------------------------------------------------------ transforms
-    # The defaults suit a framework without compiler or autodiff (NumPy): jit is the
-    # identity, vmap a loop, derivatives central finite differences (_eager.py).
     def jit(self, fun: Any, options: dict[str, Any]) -> Any:
-        """``fun`` compiled as the framework can (``options``: backendkit.jit's)."""
+        """``fun`` compiled as the framework can (``options``: backendkit.jit's); the
+        identity where it cannot."""
         return fun
 
-    def vmap(
-        self,
-        fun: Any,
-        in_axes: tuple[Any, ...],
-        out_axes: Any,
-        args: tuple[Any, ...],
-        flat_axes: list[int | None],
-        size: int,
-    ) -> Any:
-        """``fun`` mapped over ``args``; ``flat_axes`` and ``size`` are ``in_axes``
-        checked and spelled out per leaf by backendkit/transforms.py."""
-        return _eager.vmap(self, fun, flat_axes, out_axes, args, size)
+    #: whether the framework maps functions itself (else: a Python loop, _loops.vmap)
+    has_vmap: ClassVar[bool] = False
 
-    def derivatives(
-        self,
-        fun: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        argnums: int | tuple[int, ...],
-        has_aux: bool,
-        jacobian: bool,
-    ) -> tuple[Any, Any, Any]:
-        """``(value, aux, derivative)`` of ``fun`` at ``args``, the derivative laid out
-        as JAX lays it out for ``argnums``: the gradient for a scalar ``fun``
-        (``jacobian=False``), else the Jacobian (``value`` may then be ``None``)."""
-        return _eager.derivatives(self, fun, args, kwargs, argnums, has_aux)
+    def vmap(self, fun: Any, in_axes: tuple[Any, ...], out_axes: Any) -> Any:
+        """``fun`` mapped by the framework, ``jax.vmap``'s conventions."""
+        raise NotImplementedError(f"{self.name} has no vmap: backendkit runs a Python loop")
+
+    #: whether the framework differentiates programs (else: finite differences,
+    #: backendkit/transforms.py)
+    has_autodiff: ClassVar[bool] = False
+
+    def grad(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        """``fun``'s gradient function by the framework's autodiff, as ``jax.grad``
+        builds it (the same arguments, the same results)."""
+        raise NotImplementedError(
+            f"{self.name} has no autodiff; backendkit uses finite differences"
+        )
+
+    def value_and_grad(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        """As :meth:`grad`, for ``jax.value_and_grad``."""
+        raise NotImplementedError(
+            f"{self.name} has no autodiff; backendkit uses finite differences"
+        )
+
+    def jacobian(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        """As :meth:`grad`, for ``jax.jacobian`` (reverse mode)."""
+        raise NotImplementedError(
+            f"{self.name} has no autodiff; backendkit uses finite differences"
+        )
 
     # ------------------------------------------------------------------ random
     def native_random(

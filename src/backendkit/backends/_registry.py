@@ -22,7 +22,6 @@ __all__ = [
     "NAMES",
     "backend_name_of",
     "canonical_name",
-    "check_host_or",
     "check_same_backend",
     "is_installed",
     "load",
@@ -39,7 +38,8 @@ _CLASSES = {
     "jax": ("backendkit.backends.jax", "JaxBackend", "jax"),
     "torch": ("backendkit.backends.torch", "TorchBackend", "torch"),
 }
-_LOADED: dict[str, Backend] = {}
+#: the backends loaded so far, by canonical name
+LOADED: dict[str, Backend] = {}
 _LOAD_LOCK = threading.Lock()
 # type -> backend name (or None): recognising an array is a dict look-up after the first.
 _TYPE_CACHE: dict[type, str | None] = {}
@@ -90,21 +90,21 @@ def load(name: str) -> Backend:
         If the framework is missing; the message names the extra to install.
     """
     try:
-        return _LOADED[name]
+        return LOADED[name]
     except KeyError:
         pass
     module_name, class_name, framework = _CLASSES[name]
     with _LOAD_LOCK:
-        if name not in _LOADED:
+        if name not in LOADED:
             cls = getattr(importlib.import_module(module_name), class_name)
             try:
-                _LOADED[name] = cls()
+                LOADED[name] = cls()
             except ImportError as exc:
                 raise BackendNotInstalledError(
                     f"the {name} backend needs {framework}, which is not installed "
                     f"({exc}): pip install 'backendkit[{cls.extra}]'"
                 ) from exc
-    return _LOADED[name]
+    return LOADED[name]
 
 
 def backend_name_of(x: Any) -> str | None:
@@ -156,18 +156,3 @@ def check_same_backend(items: Any) -> str | None:
         elif name != first[2]:
             raise _mismatch(first, (pos, item, name))
     return None if first is None else first[2]
-
-
-def check_host_or(name: str, owner: Any, items: Any) -> None:
-    """Check that ``items`` are host data (Python, NumPy) or arrays of backend ``name``,
-    which owns ``owner`` (argument 0 in the message).
-
-    Raises
-    ------
-    BackendMismatchError
-        If one of ``items`` is an array of a third framework.
-    """
-    for pos, item in enumerate(items, start=1):
-        other = backend_name_of(item)
-        if other is not None and other != name and other != "numpy":
-            raise _mismatch((0, owner, name), (pos, item, other))

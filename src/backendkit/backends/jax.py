@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _eager
 from ..errors import DtypeUnavailableError
 from ._base import Backend
 
@@ -141,72 +140,36 @@ class JaxBackend(Backend):
 
     # ------------------------------------------------------------------ control flow
     # jax.lax itself, so that loops and branches compile under jax.jit (arguments may
-    # be tracers). When JAX refuses a carry or branch type (a TypeError at trace time),
-    # jax.eval_shape finds what differs and backendkit's ControlFlowError says so, as
-    # the fallbacks do; any other TypeError passes through unchanged.
-    def _abstract(self, fn: Any, *args: Any) -> Any:
+    # be tracers); backendkit/control.py explains the TypeErrors JAX raises for a
+    # carry or branch type it refuses, through abstract().
+    compiled_control_flow: ClassVar[bool] = True
+
+    def fori_loop(self, lower: Any, upper: Any, body: Any, init: Any) -> Any:
+        return self._lax.fori_loop(lower, upper, body, init)
+
+    def while_loop(self, cond_fun: Any, body: Any, init: Any) -> Any:
+        return self._lax.while_loop(cond_fun, body, init)
+
+    def cond(self, pred: Any, true_fun: Any, false_fun: Any, operands: tuple[Any, ...]) -> Any:
+        return self._lax.cond(pred, true_fun, false_fun, *operands)
+
+    def switch(self, index: Any, branches: list[Any], operands: tuple[Any, ...]) -> Any:
+        return self._lax.switch(index, branches, *operands)
+
+    def scan(
+        self, f: Any, init: Any, xs: Any, length: int, reverse: bool, unroll: int
+    ) -> tuple[Any, Any]:
+        return self._lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
+
+    def abstract(self, fn: Any, *args: Any) -> Any:
         try:
             return self.module.eval_shape(fn, *args)
         except Exception:  # noqa: BLE001 - the original error is the better one then
             return None
 
-    def _check_loop(self, what: str, body: Any, args: tuple[Any, ...], init: Any) -> None:
-        out = self._abstract(body, *args)
-        if out is not None:
-            _eager.check_carry(what, body, init, out)
-
-    def fori_loop(self, lower: Any, upper: Any, body: Any, init: Any) -> Any:
-        try:
-            return self._lax.fori_loop(lower, upper, body, init)
-        except TypeError:
-            self._check_loop("fori_loop", body, (lower, init), init)
-            raise
-
-    def while_loop(self, cond_fun: Any, body: Any, init: Any) -> Any:
-        try:
-            return self._lax.while_loop(cond_fun, body, init)
-        except TypeError:
-            pred = self._abstract(cond_fun, init)
-            if pred is not None:
-                _eager.check_pred(cond_fun, pred)
-            self._check_loop("while_loop", body, (init,), init)
-            raise
-
-    def _check_branches(self, what: str, branches: Any, operands: tuple) -> None:
-        outs = [(label, fn, self._abstract(fn, *operands)) for label, fn in branches]
-        outs = [o for o in outs if o[2] is not None]
-        for other in outs[1:]:
-            _eager.check_branches(what, outs[0], other)
-
-    def cond(self, pred: Any, true_fun: Any, false_fun: Any, operands: tuple) -> Any:
-        try:
-            return self._lax.cond(pred, true_fun, false_fun, *operands)
-        except TypeError:
-            branches = [("true_fun", true_fun), ("false_fun", false_fun)]
-            self._check_branches("cond", branches, operands)
-            raise
-
-    def switch(self, index: Any, branches: Any, operands: tuple) -> Any:
-        try:
-            return self._lax.switch(index, branches, *operands)
-        except TypeError:
-            labelled = [(f"branch {i}", b) for i, b in enumerate(branches)]
-            self._check_branches("switch", labelled, operands)
-            raise
-
-    def scan(
-        self, f: Any, init: Any, xs: Any, length: int, reverse: bool, unroll: int
-    ) -> tuple[Any, Any]:
-        try:
-            return self._lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
-        except TypeError:
-            jax = self.module
-            row = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), xs)
-            out = self._abstract(f, init, row)
-            if out is not None:
-                carry, _ = _eager.scan_pair(f, out)
-                _eager.check_carry("scan", f, init, carry)
-            raise
+    def row_shapes(self, xs: Any) -> Any:
+        jax = self.module
+        return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), xs)
 
     # ------------------------------------------------------------------ transforms
     def jit(self, fun: Any, options: dict[str, Any]) -> Any:
@@ -216,34 +179,21 @@ class JaxBackend(Backend):
             static_argnames=options.get("static_argnames"),
         )
 
-    def vmap(
-        self,
-        fun: Any,
-        in_axes: tuple[Any, ...],
-        out_axes: Any,
-        args: tuple[Any, ...],
-        flat_axes: list[int | None],
-        size: int,
-    ) -> Any:
-        return self.module.vmap(fun, in_axes=in_axes, out_axes=out_axes)(*args)
+    has_vmap: ClassVar[bool] = True
 
-    def derivatives(
-        self,
-        fun: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        argnums: int | tuple[int, ...],
-        has_aux: bool,
-        jacobian: bool,
-    ) -> tuple[Any, Any, Any]:
-        jax = self.module
-        if jacobian:
-            out = jax.jacobian(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
-            jac, aux = out if has_aux else (out, None)
-            return None, aux, jac
-        out, grads = jax.value_and_grad(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
-        value, aux = out if has_aux else (out, None)
-        return value, aux, grads
+    def vmap(self, fun: Any, in_axes: tuple[Any, ...], out_axes: Any) -> Any:
+        return self.module.vmap(fun, in_axes=in_axes, out_axes=out_axes)
+
+    has_autodiff: ClassVar[bool] = True
+
+    def grad(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        return self.module.grad(fun, argnums=argnums, has_aux=has_aux)
+
+    def value_and_grad(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        return self.module.value_and_grad(fun, argnums=argnums, has_aux=has_aux)
+
+    def jacobian(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        return self.module.jacobian(fun, argnums=argnums, has_aux=has_aux)
 
     # ------------------------------------------------------------------ random
     def native_random(

@@ -21,6 +21,7 @@ class TorchBackend(Backend):
     name: ClassVar[str] = "torch"
     framework: ClassVar[str] = "torch"
     extra: ClassVar[str] = "torch"
+    takes_host_arrays: ClassVar[bool] = False
 
     def __init__(self) -> None:
         import array_api_compat.torch as xp_torch
@@ -38,6 +39,9 @@ class TorchBackend(Backend):
     @staticmethod
     def _array_type_of(module: Any) -> type:
         return module.Tensor
+
+    def owns_dtype(self, dtype: Any) -> bool:
+        return isinstance(dtype, self.module.dtype)
 
     # ------------------------------------------------------------------ arrays
     def asarray(self, x: Any, dtype: Any = None, device: Any = None) -> Any:
@@ -188,7 +192,7 @@ class TorchBackend(Backend):
                 torch.mps.synchronize()
 
     # ------------------------------------------------------------------ transforms
-    # Control flow is the shared Python loops (eager PyTorch needs nothing else);
+    # Control flow is backendkit's Python loops (eager PyTorch needs nothing else);
     # vmap and derivatives are torch.func's, which follow JAX's conventions.
     def jit(self, fun: Any, options: dict[str, Any]) -> Any:
         # Identity unless asked: torch.compile costs seconds to minutes at the first
@@ -198,36 +202,54 @@ class TorchBackend(Backend):
             return fun
         return self.module.compile(fun, **(wanted if isinstance(wanted, dict) else {}))
 
-    def vmap(
-        self,
-        fun: Any,
-        in_axes: tuple[Any, ...],
-        out_axes: Any,
-        args: tuple[Any, ...],
-        flat_axes: list[int | None],
-        size: int,
-    ) -> Any:
-        return self.module.func.vmap(fun, in_dims=in_axes, out_dims=out_axes)(*args)
+    has_vmap: ClassVar[bool] = True
 
-    def derivatives(
-        self,
-        fun: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        argnums: int | tuple[int, ...],
-        has_aux: bool,
-        jacobian: bool,
-    ) -> tuple[Any, Any, Any]:
+    def vmap(self, fun: Any, in_axes: tuple[Any, ...], out_axes: Any) -> Any:
+        return self.module.func.vmap(fun, in_dims=in_axes, out_dims=out_axes)
+
+    has_autodiff: ClassVar[bool] = True
+
+    # torch.func follows JAX's conventions but for two things: grad_and_value returns
+    # (gradient, value), and has_aux passes tensors only. Without aux the built
+    # function is torch.func's own; with aux it is built at each call (see below).
+    def grad(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
         func = self.module.func
-        if has_aux:
-            fun, rebuild = self._aux_through_torch_func(fun)
-        if jacobian:
-            out = func.jacrev(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
-            jac, aux = out if has_aux else (out, None)
-            return None, rebuild(aux) if has_aux else None, jac
-        grads, out = func.grad_and_value(fun, argnums=argnums, has_aux=has_aux)(*args, **kwargs)
-        value, aux = out if has_aux else (out, None)
-        return value, rebuild(aux) if has_aux else None, grads
+        if not has_aux:
+            return func.grad(fun, argnums=argnums)
+
+        def grad_with_aux(*args: Any, **kwargs: Any) -> Any:
+            tensors_only, rebuild = self._aux_through_torch_func(fun)
+            grads, aux = func.grad(tensors_only, argnums=argnums, has_aux=True)(*args, **kwargs)
+            return grads, rebuild(aux)
+
+        return grad_with_aux
+
+    def value_and_grad(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        func = self.module.func
+
+        def value_and_grad(*args: Any, **kwargs: Any) -> Any:
+            if not has_aux:
+                grads, value = func.grad_and_value(fun, argnums=argnums)(*args, **kwargs)
+                return value, grads
+            tensors_only, rebuild = self._aux_through_torch_func(fun)
+            grads, (value, aux) = func.grad_and_value(tensors_only, argnums=argnums, has_aux=True)(
+                *args, **kwargs
+            )
+            return (value, rebuild(aux)), grads
+
+        return value_and_grad
+
+    def jacobian(self, fun: Any, argnums: int | tuple[int, ...], has_aux: bool) -> Any:
+        func = self.module.func
+        if not has_aux:
+            return func.jacrev(fun, argnums=argnums)
+
+        def jacobian_with_aux(*args: Any, **kwargs: Any) -> Any:
+            tensors_only, rebuild = self._aux_through_torch_func(fun)
+            jac, aux = func.jacrev(tensors_only, argnums=argnums, has_aux=True)(*args, **kwargs)
+            return jac, rebuild(aux)
+
+        return jacobian_with_aux
 
     def _aux_through_torch_func(self, fun: Any) -> tuple[Any, Any]:
         """``fun`` returning only the tensors of its aux, and a function that puts the

@@ -1,11 +1,13 @@
-"""Control flow and derivatives for frameworks that run eagerly (NumPy, PyTorch).
+"""Python loops and branches for the frameworks without compiled control flow.
 
-JAX compiles loops and branches (``jax.lax``) and differentiates programs; NumPy has
-neither, and PyTorch's eager mode needs neither for control flow. Both therefore share
-these Python loops, which give the same structures, shapes, dtypes and values as
-``jax.lax``, and NumPy uses the central finite differences at the end of this module.
-They are written once, here, and reached through the backend classes' default methods
-(:class:`backendkit.backends.Backend`); only JAX overrides them.
+JAX compiles loops and branches (``jax.lax``); NumPy has nothing of the kind, and
+PyTorch's eager mode needs nothing of the kind. Both therefore share these Python
+loops, which give the same structures, shapes, dtypes and values as ``jax.lax``, and
+the loop that stands in for ``vmap`` where a framework has none. They are written once,
+here, and used by :mod:`backendkit.control` and :mod:`backendkit.transforms` wherever
+the backend plug-in says it has no compiled version
+(:attr:`~backendkit.backends.Backend.compiled_control_flow`,
+:attr:`~backendkit.backends.Backend.has_vmap`).
 
 JAX checks at trace time that a loop body keeps its carry's type and that the branches
 of a ``cond`` agree; the loops here check the same after the first step and at the end
@@ -21,13 +23,14 @@ from typing import Any
 import numpy as np
 
 from . import _tree
-from .errors import ArgumentTypeError, ArgumentValueError, ControlFlowError
+from .arrays import asarray
+from .backends import backend_name_of, load
+from .errors import ArgumentValueError, ControlFlowError
 
 __all__ = [
     "check_branches",
     "check_carry",
     "check_pred",
-    "derivatives",
     "fori_loop",
     "scan",
     "scan_pair",
@@ -85,13 +88,14 @@ def while_loop(
     """``body`` applied while ``cond_fun`` holds, in a Python loop."""
     pred = cond_fun(init)
     if type(pred) is not bool:
-        from .backends import backend_name_of, load
-
         owner = backend_name_of(pred)
         if owner not in (None, "numpy", backend.name):
             # The condition reads arrays of another framework that the carry does not
             # hold (a JAX tracer from a closure, under jax.jit): that framework runs it.
-            return load(owner).while_loop(cond_fun, body, init)
+            other = load(owner)
+            if other.compiled_control_flow:
+                return other.while_loop(cond_fun, body, init)
+            return while_loop(other, cond_fun, body, init)
     check_pred(cond_fun, pred)
     if not pred:
         return init
@@ -113,7 +117,7 @@ def scan(
 ) -> tuple[Any, Any]:
     """``jax.lax.scan`` in a Python loop: ``(final carry, stacked ys)``."""
     xs_leaves, xs_def = _tree.flatten(xs)
-    single = xs_def.kind == "leaf"
+    single = _tree.is_leaf(xs_def)
     order = range(length - 1, -1, -1) if reverse else range(length)
 
     def row(i: int) -> Any:
@@ -160,15 +164,13 @@ def scan_pair(f: Any, out: Any) -> tuple[Any, Any]:
 def _stack(backend: Any, items: list[Any], axis: int = 0) -> Any:
     if _tree.leaf_type(items[0]).weak:
         # Python numbers (0-d, so axis is 0) become one array with the default dtype
-        from .arrays import asarray
-
         return asarray(items, backend=backend.name)
     return backend.namespace.stack(items, axis=axis)
 
 
 def _stack_tree(backend: Any, f: Any, ys: list[Any], axes: list[Any] | None = None) -> Any:
     first, treedef = _tree.flatten(ys[0])
-    if treedef.kind == "leaf" and axes is None:
+    if _tree.is_leaf(treedef) and axes is None:
         return _stack(backend, ys)
     columns: list[list[Any]] = [[] for _ in first]
     for y in ys:
@@ -176,7 +178,7 @@ def _stack_tree(backend: Any, f: Any, ys: list[Any], axes: list[Any] | None = No
         if d != treedef:
             raise ControlFlowError(
                 f"{_name(f)} returned outputs of different structures at different steps: "
-                f"{treedef} and {d}; return the same structure every time"
+                f"{_tree.describe(treedef)} and {_tree.describe(d)}; return the same structure every time"
             )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -283,112 +285,3 @@ def vmap(
             )
         checked.append(None if ax is None else ax % (ndim + 1))
     return _stack_tree(backend, fun, results, checked)
-
-
-# ---------------------------------------------------------------------- derivatives
-#: the central-difference step is ``eps ** STEP_POWER * max(|x|, 1)``
-STEP_POWER = 1.0 / 3.0
-
-
-def step_size(x: float, dtype: Any) -> float:
-    """The central-difference step for a coordinate of value ``x`` and dtype ``dtype``:
-    ``eps ** (1/3) * max(|x|, 1)``, which balances truncation (``h**2``) and rounding
-    (``eps / h``) errors for a function and third derivative of order one."""
-    return float(np.finfo(dtype).eps) ** STEP_POWER * max(abs(float(x)), 1.0)
-
-
-def derivatives(
-    backend: Any,
-    fun: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    argnums: int | tuple[int, ...],
-    has_aux: bool,
-) -> tuple[Any, Any, Any]:
-    """``(value, aux, jacobian)`` of ``fun`` at ``args`` by central differences.
-
-    The Jacobian is laid out as JAX lays it out: ``fun``'s output structure, each
-    output leaf holding (for a tuple ``argnums``, a tuple over them of) the argument's
-    structure of arrays of shape ``output.shape + input.shape``, in the input's dtype.
-    For a scalar ``fun`` that is the gradient. Costs ``2 n + 1`` evaluations of
-    ``fun`` for ``n`` input elements.
-    """
-    base = fun(*args, **kwargs)
-    value, aux = base if has_aux else (base, None)
-    out_leaves, out_def = _tree.flatten(value)
-    out_shapes = [tuple(np.shape(o)) for o in out_leaves]
-
-    def outputs(new_args: list[Any]) -> list[np.ndarray]:
-        out = fun(*new_args, **kwargs)
-        return [np.asarray(backend.to_numpy(o)) for o in _tree.leaves(out[0] if has_aux else out)]
-
-    nums = argnums if isinstance(argnums, tuple) else (argnums,)
-    # per_arg[k][o]: the Jacobian of output leaf o with respect to argument nums[k]
-    per_arg = []
-    for k in nums:
-        in_leaves, in_def = _tree.flatten(args[k])
-        per_leaf = [
-            _leaf_jacobians(backend, args, k, in_leaves, in_def, j, out_shapes, outputs)
-            for j in range(len(in_leaves))
-        ]
-        per_arg.append(
-            [
-                _tree.unflatten(in_def, [jacs[o] for jacs in per_leaf])
-                for o in range(len(out_leaves))
-            ]
-        )
-    jacobian = _tree.unflatten(
-        out_def,
-        (
-            tuple(per_arg[k][o] for k in range(len(nums)))
-            if isinstance(argnums, tuple)
-            else per_arg[0][o]
-            for o in range(len(out_leaves))
-        ),
-    )
-    return value, aux, jacobian
-
-
-def _leaf_jacobians(
-    backend: Any,
-    args: tuple[Any, ...],
-    k: int,
-    in_leaves: list[Any],
-    in_def: _tree.TreeDef,
-    j: int,
-    out_shapes: list[tuple[int, ...]],
-    outputs: Callable[[list[Any]], list[np.ndarray]],
-) -> list[Any]:
-    """The Jacobians of every output leaf with respect to leaf ``j`` of argument ``k``."""
-    x = np.array(backend.to_numpy(in_leaves[j]), copy=True)
-    if x.dtype.kind != "f":
-        raise ArgumentTypeError(
-            f"finite differences need real floating-point inputs; leaf {j} of argument "
-            f"{k} is {x.dtype}: use a backend with autodiff (jax, torch) for complex inputs"
-        )
-    flat = x.reshape(-1)
-    jacs = [np.empty(shape + x.shape, dtype=x.dtype) for shape in out_shapes]
-    views = [jac.reshape((*shape, flat.size)) for jac, shape in zip(jacs, out_shapes, strict=True)]
-
-    def evaluate() -> list[np.ndarray]:
-        leaves = list(in_leaves)
-        leaves[j] = backend.asarray(x.copy())
-        new = list(args)
-        new[k] = _tree.unflatten(in_def, leaves)
-        return outputs(new)
-
-    for p in range(flat.size):
-        x0 = flat[p]
-        h = x.dtype.type(step_size(x0, x.dtype))
-        # the divisor is the spacing of the two points as stored, not 2 h: the rounding
-        # of x0 +- h then cancels out (Numerical Recipes, 5.7)
-        up, down = x0 + h, x0 - h
-        flat[p] = up
-        f_up = evaluate()
-        flat[p] = down
-        f_down = evaluate()
-        flat[p] = x0
-        spacing = float(up) - float(down)
-        for view, a, b in zip(views, f_up, f_down, strict=True):
-            view[..., p] = (a.astype(np.float64) - b.astype(np.float64)) / spacing
-    return [backend.asarray(jac) for jac in jacs]
