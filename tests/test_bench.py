@@ -35,6 +35,7 @@ TINY = {
     "fft": [64],
     "fori_put": [10],
     "cnn_predict": [4],
+    "scaling": [1],  # one device: all JAX has here without emulated devices
 }
 QUICK = {"repeats": 2, "warmup": 1, "min_sample_time": 1e-4, "progress": False}
 
