@@ -418,7 +418,7 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
         check_accelerator(name, acc)
     env = framework_environment(name, acc)
     keras_path = keras_config_path()
-    files = {keras_path: {"backend": name}}
+    files: dict[str | os.PathLike[str], dict[str, Any]] = {keras_path: {"backend": name}}
     if name in backends.NAMES:
         files[config.config_path()] = {"backend": name}
     # One transaction for both files: both written or neither, under both locks, so
