@@ -52,8 +52,10 @@ from ._dispatch import (
     host_to,
     to_backend,
 )
+from .backends._registry import LOADED as _loaded
 from .errors import ArgumentTypeError
 from .selection import current
+from .selection import selected_name as _selected_name
 
 __all__ = ["CREATION_FUNCTIONS", "namespace", "xp"]
 
@@ -187,8 +189,9 @@ def _dispatcher(path: tuple[str, ...], attr: str) -> Callable[..., Any]:
                     host = True  # lists may hold NumPy arrays
                     break
                 backend = owner
-            if backend is None:
-                backend = current()
+            if backend is None:  # host data only: the selection (current(), inlined)
+                name = _selected_name()
+                backend = _loaded[name] if name is not None else current()
             if host and not backend.takes_host_arrays:
                 args = host_to(backend, args)
         try:
@@ -238,83 +241,49 @@ def _named(call: Callable[..., Any], path: tuple[str, ...], attr: str) -> Callab
     return call
 
 
-def _lookup(path: tuple[str, ...], attr: str, cache: dict[str, Any]) -> Any:
-    """``xp.<path>.<attr>`` when it is not cached: a function becomes a dispatcher
-    (cached), a submodule a proxy (cached), anything else the selected backend's."""
-    backend = current()
-    try:
-        value = getattr(_walk(backend.namespace, path), attr)
-    except AttributeError:
-        raise _missing(backend, path, attr) from None
-    if isinstance(value, types.ModuleType):
-        proxy = cache[attr] = _SubNamespace((*path, attr))
-        return proxy
-    if callable(value) and not isinstance(value, type):
-        fn = cache[attr] = _dispatcher(path, attr)
-        return fn
-    return value  # constants, dtypes, classes: the selected backend's
+class _Namespace(types.ModuleType):
+    """:data:`xp` and its submodules (``xp.linalg``, ...): a module whose functions
+    dispatch at each call.
 
-
-# the functions and submodules of xp seen so far, by name
-_TOP: dict[str, Any] = {}
-
-
-class _NamespaceProxy:
-    """The proxy behind :data:`xp` (one instance; it has no state)."""
-
-    __slots__ = ()
-
-    # __getattribute__ rather than __getattr__: the proxy has no attributes of its own,
-    # and letting the ordinary look-up fail first (raising and catching an
-    # AttributeError) would cost more than the whole dispatch (see benchmarks/overhead.py).
-    def __getattribute__(self, attr: str) -> Any:
-        try:
-            return _TOP[attr]
-        except KeyError:
-            pass
-        if attr[:2] == "__":
-            try:
-                return object.__getattribute__(self, attr)
-            except AttributeError:
-                pass
-        return _lookup((), attr, _TOP)
-
-    def __dir__(self) -> list[str]:
-        return dir(current().namespace)
-
-    def __repr__(self) -> str:
-        return f"<backendkit.xp: the namespace of each call's arrays, else {current().name}'s>"
-
-
-class _SubNamespace:
-    """``xp.linalg``, ``xp.fft``, ...: dispatch as :data:`xp` does."""
-
-    __slots__ = ("_cache", "_path")
+    A function or submodule is looked up once (in the selected backend's namespace),
+    made a dispatcher and stored in the module's ``__dict__``, so that every later
+    ``xp.f`` is an ordinary attribute read. Anything else (``xp.pi``, ``xp.float32``)
+    is never stored: it is the selected backend's at each use.
+    """
 
     def __init__(self, path: tuple[str, ...]) -> None:
-        object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_cache", {})
+        super().__init__(".".join(("backendkit.xp", *path)), "See backendkit.namespace.")
+        self.__dict__["__xp_path__"] = path
+        # A module's own __getattr__ (PEP 562), not the class's: a class __getattr__
+        # would slow every attribute read down, found ones included.
+        self.__dict__["__getattr__"] = functools.partial(_Namespace._miss, self)
 
-    def __getattribute__(self, attr: str) -> Any:
-        cache = object.__getattribute__(self, "_cache")
+    def _miss(self, attr: str) -> Any:
+        if attr[:2] == "__":  # not forwarded: tools probe __wrapped__, __file__, ...
+            raise AttributeError(f"backendkit.xp has no attribute {attr!r}")
+        path = self.__dict__["__xp_path__"]
+        backend = current()
         try:
-            return cache[attr]
-        except KeyError:
-            pass
-        if attr[:2] == "__":
-            try:
-                return object.__getattribute__(self, attr)
-            except AttributeError:
-                pass
-        return _lookup(object.__getattribute__(self, "_path"), attr, cache)
+            value = getattr(_walk(backend.namespace, path), attr)
+        except AttributeError:
+            raise _missing(backend, path, attr) from None
+        if isinstance(value, types.ModuleType):
+            sub = self.__dict__[attr] = _Namespace((*path, attr))
+            return sub
+        if callable(value) and not isinstance(value, type):
+            fn = self.__dict__[attr] = _dispatcher(path, attr)
+            return fn
+        return value  # constants, dtypes, classes: the selected backend's
 
     def __dir__(self) -> list[str]:
-        return dir(_walk(current().namespace, object.__getattribute__(self, "_path")))
+        return dir(_walk(current().namespace, self.__dict__["__xp_path__"]))
 
     def __repr__(self) -> str:
-        path = ".".join(object.__getattribute__(self, "_path"))
-        return f"<backendkit.xp.{path}: dispatched at each call>"
+        where = ".".join(("xp", *self.__dict__["__xp_path__"]))
+        return (
+            f"<backendkit.{where}: the namespace of each call's arrays, else {current().name}'s>"
+        )
 
 
 #: the NumPy-style namespace of each call's arrays; see :mod:`backendkit.namespace`
-xp: Any = _NamespaceProxy()
+xp: Any = _Namespace(())

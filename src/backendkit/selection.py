@@ -186,6 +186,10 @@ def set_backend(name: str) -> str:
 
 _blocks = _scope.Scope(_block)  # the open use_backend blocks, per context
 
+#: the backend name of the innermost block (use_backend, or a transform running a
+#: user's function), ``None`` outside every block; bound once for :data:`backendkit.xp`
+selected_name = _block.get
+
 
 def use_backend(name: str) -> _scope.Block[str]:
     """Use backend ``name`` inside a ``with`` block, in this thread or task only; or,
