@@ -110,7 +110,7 @@ def keras_backend_name(name: Any) -> str:
     BackendNotInstalledError
         If its framework is not installed.
     """
-    key = name.strip().lower() if isinstance(name, str) else None
+    key = name.strip().lower() if isinstance(name, str) else ""
     key = backends.ALIASES.get(key, key)
     if key not in KERAS_BACKENDS:
         raise UnknownBackendError(
@@ -126,7 +126,7 @@ def keras_backend_name(name: Any) -> str:
 
 
 def _accelerator_name(accelerator: Any) -> str:
-    key = accelerator.strip().lower() if isinstance(accelerator, str) else None
+    key = accelerator.strip().lower() if isinstance(accelerator, str) else ""
     key = _ACCELERATOR_ALIASES.get(key, key)
     if key not in ACCELERATORS:
         raise DeviceError(
