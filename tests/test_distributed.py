@@ -496,6 +496,41 @@ def test_launch_timeout_stops_every_process(tmp_path):
     assert seconds < 30
 
 
+def test_a_launcher_stopped_by_sigterm_stops_its_processes(tmp_path):
+    skip_unless_installed("jax")
+    script = _script(
+        tmp_path,
+        """
+        import os, time
+        print("pid", os.getpid(), flush=True)
+        time.sleep(60)
+        """,
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "backendkit", "launch", "-n", "2", "--backend", "jax",
+         "--timeout", "120", str(script)],
+        stdout=subprocess.PIPE, text=True, env=_child_env(),
+    )  # fmt: skip
+    try:
+        pids = [int(launcher.stdout.readline().split()[-1]) for _ in range(2)]
+        launcher.terminate()
+        assert launcher.wait(timeout=30) == 128 + 15
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        launcher.stdout.close()
+    for pid in pids:  # gone (a zombie is reaped by nobody here: ask /proc where there is one)
+        status = Path(f"/proc/{pid}/status")
+        alive = status.exists() and "zombie" not in status.read_text()
+        if not Path("/proc").exists():
+            try:
+                os.kill(pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+        assert not alive, f"process {pid} outlived its launcher"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

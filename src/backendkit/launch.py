@@ -48,7 +48,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from . import backends
 from .errors import ArgumentValueError, BackendNotInstalledError
@@ -439,8 +439,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through _supervise, which stops the processes
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ``launch`` command; its exit status."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # a launcher stopped by SIGTERM stops its processes rather than orphaning them
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         return launch(
             args.script,
@@ -456,3 +464,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -321,7 +321,9 @@ class JaxParallel(Parallel):
                 for v in jax.tree_util.tree_leaves(args)
             ),
         )
-        if checked is not None and signature not in call.cache:
+        # under an outer jax.jit the values are not known yet: nothing to check then
+        traced = any(self.backend.is_traced(v) for v in jax.tree_util.tree_leaves(args))
+        if checked is not None and not traced and signature not in call.cache:
             out, same = checked(*args)
             if not bool(np.all(self._whole(same) if several else same)):
                 raise not_replicated(None)
@@ -485,8 +487,7 @@ class JaxParallel(Parallel):
         except Exception as exc:  # XLA's errors share no class: a peer that died
             raise comm_error("all_reduce", self._where(), exc, timeout) from exc
         stacked = np.asarray(stacked)
-        reduce = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[op]
-        reduced = reduce(stacked, axis=0)
+        reduced = getattr(np, op)(stacked, axis=0)  # np.sum, np.mean, np.max, np.min
         if op != "mean":
             reduced = reduced.astype(stacked.dtype)  # NumPy sums small ints into int64
         if isinstance(x, self.jax.Array):
@@ -652,7 +653,7 @@ class TorchParallel(Parallel):
         if "gloo" in str(dist.get_backend()):
             seconds = timeout if timeout is not None else self.timeout
             # names the ranks that did not arrive, where a plain barrier only times out
-            kwargs = {"wait_all_ranks": True}
+            kwargs: dict[str, Any] = {"wait_all_ranks": True}
             if seconds is not None:
                 kwargs["timeout"] = datetime.timedelta(seconds=seconds)
             self._run("barrier", dist.monitored_barrier, **kwargs)

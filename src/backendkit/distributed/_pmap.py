@@ -18,6 +18,7 @@ from .._dispatch import backend_for, to_backend
 from ..errors import ArgumentTypeError, ArgumentValueError, BackendMismatchError, DistributedError
 from ..selection import use_backend
 from ._frameworks import parallel
+from ._mesh import Mesh
 from ._spmd import current_frame, is_number
 
 __all__ = ["pmap"]
@@ -75,12 +76,6 @@ def _check_axes(name: str, axes: Any, *, per_argument: bool) -> Any:
                 f"first (xp.moveaxis)"
             )
     return axes
-
-
-def _mesh_type() -> type:
-    from ._mesh import Mesh
-
-    return Mesh
 
 
 def pmap(
@@ -170,7 +165,6 @@ def pmap(
         )
     in_axes = _check_axes("in_axes", in_axes, per_argument=True)
     out_axes = _check_axes("out_axes", out_axes, per_argument=False)
-    Mesh = _mesh_type()
     if devices is not None and not isinstance(devices, Mesh):
         if isinstance(devices, bool) or not isinstance(devices, numbers.Integral):
             raise ArgumentTypeError(
@@ -244,12 +238,11 @@ def pmap(
 
 def _backend(args: tuple[Any, ...], devices: Any) -> backends.Backend:
     """The arguments' backend (the dispatch rule); a mesh's backend for host data."""
-    from ._mesh import Mesh
-
     owner = backend_for(args)
     if not isinstance(devices, Mesh):
         return owner
-    framework = {backends.backend_name_of(x) for x in _tree.leaves(args)} - {None, "numpy"}
+    names = (backends.backend_name_of(x) for x in _tree.leaves(args))
+    framework = {n for n in names if n is not None and n != "numpy"}
     if framework and devices.backend not in framework:
         raise BackendMismatchError(
             f"pmap: the arguments are {', '.join(sorted(framework))} arrays but the mesh is "

@@ -64,7 +64,7 @@ def _seconds(value: Any, what: str) -> float:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):  # a number in a string: the env var
             value = float(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
         raise ArgumentValueError(f"{what} must be a positive number of seconds, got {value!r}")
     return float(value)
 
@@ -339,7 +339,8 @@ def all_reduce(x: Any, op: str = "sum") -> Any:
 def _alone(x: Any, op: str) -> Any:
     """``x`` reduced over one process: the value itself, as a new array."""
     if isinstance(x, (numbers.Number, np.generic)):
-        return x / 1 if op == "mean" else x
+        value: Any = x
+        return value / 1 if op == "mean" else value
     owner = backends.backend_name_of(x)
     if owner is None:
         raise ArgumentTypeError(f"all_reduce: expected arrays or numbers, got {type(x).__name__}")
