@@ -104,6 +104,34 @@ def test_fhrr_phasors_identical_and_similarities_agree_across_backends(backend):
     assert sim == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("policy", ["float32", "float64"])
+def test_one_precision_policy_makes_default_dtypes_and_values_identical(policy):
+    """HoloVec's "same seed, same values" without naming a dtype in every call: the
+    default floating dtype applies to complex data too, on every backend."""
+    complex_name = {"float32": "complex64", "float64": "complex128"}[policy]
+    results = {}
+    with bk.use_dtype(policy):
+        for name in bk.available_backends():
+            # the HoloVec size: 1000 hypervectors of dimension 10 000
+            x = bkr.phasor(0, (1000, 10_000), backend=name)
+            results[name] = host(x)
+            assert results[name].dtype == complex_name
+            assert host(bk.asarray([1j], backend=name)).dtype == complex_name
+            assert host(bkr.normal(0, 3, backend=name)).dtype == policy
+    reference = results["numpy"].view(np.uint8)
+    for values in results.values():
+        assert np.array_equal(values.view(np.uint8), reference)  # bitwise
+
+
+def test_without_a_policy_the_frameworks_defaults_differ():
+    """What the policy is for: left alone, NumPy defaults to complex128 and JAX and
+    PyTorch to complex64 (their float32), so the values differ by about 4e-8."""
+    dtypes = {n: host(bkr.phasor(0, 8, backend=n)).dtype for n in bk.available_backends()}
+    assert dtypes["numpy"] == np.complex128
+    for name in set(dtypes) - {"numpy"}:
+        assert dtypes[name] == np.complex64
+
+
 # ---------------------------------------------------------------------- keys
 def test_keys_split_into_independent_reproducible_streams():
     k = bkr.key(11)

@@ -47,7 +47,9 @@ def _name(fn: Any) -> str:
 def check_carry(what: str, body: Any, before: Any, after: Any) -> None:
     """Raise :class:`ControlFlowError` if a loop body changed its carry's type."""
     dtype = getattr(before, "dtype", None)
-    same = dtype is not None and getattr(after, "dtype", None) == dtype
+    after_dtype = getattr(after, "dtype", None)
+    # "is not None" first: NumPy's dtype("float64") == None is True
+    same = dtype is not None and after_dtype is not None and after_dtype == dtype
     if same and before.shape == after.shape:
         return  # one array in, one of the same type out: the common case, at once
     problem = _tree.mismatch(before, after, loop=True)

@@ -28,6 +28,7 @@ from . import backends
 from ._host import package_version
 from ._version import __version__
 from .devices import Device, MemoryInfo, device_source, devices, get_device
+from .errors import ArgumentTypeError
 
 __all__ = [
     "BackendReport",
@@ -302,7 +303,12 @@ def print_backend_info(file: IO[str] | None = None) -> None:
     Parameters
     ----------
     file : file-like, optional
-        Where to print; default ``sys.stdout``.
+        Where to print (an object with a ``write`` method); default ``sys.stdout``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``file`` has no ``write`` method (a path, say: open it first).
 
     Examples
     --------
@@ -317,6 +323,12 @@ def print_backend_info(file: IO[str] | None = None) -> None:
     """
     from .selection import current, selection_source
 
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise ArgumentTypeError(
+            f"print_backend_info: file must be a file-like object with a write method, "
+            f"got {type(file).__name__} {file!r}; for a path: with open(path, 'w') as f: "
+            f"print_backend_info(file=f)"
+        )
     backend = current()
     device = get_device()
     memory = MemoryInfo(device.free_memory, device.total_memory)

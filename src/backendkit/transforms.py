@@ -28,7 +28,9 @@ options) compiles under PyTorch. It is off by default: compiling costs seconds t
 minutes at the first call and again for each new input shape, needs a C++ compiler for
 the CPU, and pays off only for functions run many times on the same shapes.
 
-**Finite differences (NumPy).** Without autodiff, derivatives are central differences
+**Finite differences (NumPy, and ``method="fd"``).** Without autodiff, or on any
+backend when ``method="fd"`` asks for them (DESC tests its derivatives both ways),
+derivatives are central differences
 ``(f(x + h e_i) - f(x - h e_i)) / (2 h)``, one coordinate at a time (``2 n + 1``
 evaluations for ``n`` inputs), with the step relative to the coordinate, as DESC does:
 ``h = eps ** (1/3) * max(|x_i|, 1)``, ``eps`` the machine epsilon of the input's dtype.
@@ -53,7 +55,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from . import _finite_differences, _loops, _tree, backends
+from . import _loops, _tree, backends, finite_differences
 from ._dispatch import backend_for, host_kwargs_to, host_to, run_with, selecting, to_backend
 from .backends import Backend
 from .errors import ArgumentTypeError, ArgumentValueError
@@ -113,6 +115,13 @@ def jit(
     >>> float(norm2(np.arange(3.0)))
     5.0
     """
+    _check_static("static_argnums", static_argnums, int)
+    _check_static("static_argnames", static_argnames, str)
+    if not isinstance(torch_compile, (bool, dict)):
+        raise ArgumentTypeError(
+            f"jit: torch_compile must be True, False or a dict of torch.compile options, "
+            f"got {type(torch_compile).__name__} {torch_compile!r}"
+        )
     options = {
         "static_argnums": static_argnums,
         "static_argnames": static_argnames,
@@ -134,6 +143,19 @@ def jit(
         return compiled(*host_to(backend, args), **host_kwargs_to(backend, kwargs))
 
     return jitted
+
+
+def _check_static(name: str, value: Any, kind: type) -> None:
+    """``static_argnums`` (ints) or ``static_argnames`` (strs): one, or a tuple or list of
+    them, checked on every backend, as JAX checks them only under JAX."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    if value is not None and not all(
+        isinstance(v, kind) and not isinstance(v, bool) for v in items
+    ):
+        what = "an int or a tuple of ints" if kind is int else "a str or a tuple of strs"
+        raise ArgumentTypeError(
+            f"jit: {name} must be {what}, got {type(value).__name__} {value!r}"
+        )
 
 
 # ---------------------------------------------------------------------- vmap
@@ -352,13 +374,20 @@ def _kind(dtype: Any) -> str:
 
 
 def _by_finite_differences(
-    fun: Any, argnums: Any, has_aux: bool, mode: str, backend: Backend
+    where: str, fun: Any, argnums: Any, has_aux: bool, mode: str, backend: Backend
 ) -> Any:
     """``mode``'s derivative function of ``fun`` by central differences, with JAX's
     conventions for what it returns."""
 
     def derivative(*args: Any, **kwargs: Any) -> Any:
-        value, aux, deriv = _finite_differences.derivatives(
+        nums = argnums if isinstance(argnums, tuple) else (argnums,)
+        if any(backend.is_traced(leaf) for k in nums for leaf in _tree.leaves(args[k])):
+            raise ArgumentValueError(
+                f"{where}(method='fd') evaluates the function at concrete points, so it "
+                f"cannot run while JAX traces it (inside jax.jit, jax.grad or jax.vmap); "
+                f"use method='autodiff' there, or call it outside the transformation"
+            )
+        value, aux, deriv = finite_differences.derivatives(
             backend, fun, args, kwargs, argnums, has_aux
         )
         if mode == "value_and_grad":
@@ -368,9 +397,21 @@ def _by_finite_differences(
     return derivative
 
 
-def _derivative(where: str, fun: Any, argnums: Any, has_aux: bool, mode: str) -> Any:
+#: what ``method=`` of the derivative transforms accepts
+METHODS = ("auto", "autodiff", "fd")
+
+
+def _check_method(where: str, method: Any) -> None:
+    if not isinstance(method, str) or method not in METHODS:
+        raise ArgumentValueError(
+            f"{where}: method must be one of {', '.join(map(repr, METHODS))}, got {method!r}"
+        )
+
+
+def _derivative(where: str, fun: Any, argnums: Any, has_aux: bool, mode: str, method: str) -> Any:
     _check_callable(where, fun)
     _check_argnums(where, argnums)
+    _check_method(where, method)
     checked = _check_output(where, fun, has_aux, scalar=mode != "jacobian")
     # per (backend, argnums normalised for the number of arguments): the framework's
     # derivative of ``checked``, run with that backend selected; built at first use
@@ -389,10 +430,16 @@ def _derivative(where: str, fun: Any, argnums: Any, has_aux: bool, mode: str) ->
         fn = built.get((backend.name, nums))
         if fn is None:
             target = selecting(backend, checked)
-            if backend.has_autodiff:
+            if method == "fd" or (method == "auto" and not backend.has_autodiff):
+                fn = _by_finite_differences(where, target, nums, has_aux, mode, backend)
+            elif backend.has_autodiff:
                 fn = getattr(backend, mode)(target, nums, has_aux)
             else:
-                fn = _by_finite_differences(target, nums, has_aux, mode, backend)
+                raise ArgumentValueError(
+                    f"{where}(method='autodiff'): the {backend.name} backend has no "
+                    f"autodiff; use method='fd' (or 'auto', which falls back to finite "
+                    f"differences), or call it with JAX or PyTorch arrays"
+                )
             built[(backend.name, nums)] = fn
         return fn(*args_list, **kwargs)
 
@@ -400,7 +447,11 @@ def _derivative(where: str, fun: Any, argnums: Any, has_aux: bool, mode: str) ->
 
 
 def grad(
-    fun: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *, has_aux: bool = False
+    fun: Callable[..., Any],
+    argnums: int | tuple[int, ...] = 0,
+    *,
+    has_aux: bool = False,
+    method: str = "auto",
 ) -> Callable[..., Any]:
     """The gradient of scalar function ``fun``: ``jax.grad`` semantics on every backend.
 
@@ -417,6 +468,12 @@ def grad(
     has_aux : bool, default False
         ``fun`` returns ``(value, aux)``; the gradient function then returns
         ``(gradient, aux)``.
+    method : {"auto", "autodiff", "fd"}, default "auto"
+        ``"auto"``: the framework's autodiff (JAX, PyTorch), central finite differences
+        where there is none (NumPy). ``"fd"``: finite differences on every backend,
+        with the same step rule, to compare with autodiff in one process (not under
+        ``jax.jit``: the function is evaluated at concrete points). ``"autodiff"``:
+        autodiff or an error.
 
     Returns
     -------
@@ -429,7 +486,8 @@ def grad(
         If ``fun`` is not callable, ``argnums`` not ints, an input not floating
         point, or the output not a real floating-point scalar.
     ArgumentValueError
-        If ``argnums`` is out of range for the call.
+        If ``argnums`` is out of range for the call, ``method`` is not one of the
+        three, ``"autodiff"`` is asked of NumPy, or ``"fd"`` is traced by JAX.
 
     Examples
     --------
@@ -439,16 +497,20 @@ def grad(
     >>> np.round(g(np.array([1.0, 2.0])), 6)  # 3 x**2, by finite differences on numpy
     array([ 3., 12.])
     """
-    return _derivative("grad", fun, argnums, has_aux, "grad")
+    return _derivative("grad", fun, argnums, has_aux, "grad", method)
 
 
 def value_and_grad(
-    fun: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *, has_aux: bool = False
+    fun: Callable[..., Any],
+    argnums: int | tuple[int, ...] = 0,
+    *,
+    has_aux: bool = False,
+    method: str = "auto",
 ) -> Callable[..., Any]:
     """``fun``'s value and gradient together: ``jax.value_and_grad`` on every backend.
 
-    As :func:`grad`; the returned function gives ``(value, gradient)``, or
-    ``((value, aux), gradient)`` with ``has_aux``.
+    As :func:`grad` (``method`` included); the returned function gives
+    ``(value, gradient)``, or ``((value, aux), gradient)`` with ``has_aux``.
 
     Examples
     --------
@@ -458,11 +520,15 @@ def value_and_grad(
     >>> float(value), np.round(g, 6)
     (9.0, array([6.]))
     """
-    return _derivative("value_and_grad", fun, argnums, has_aux, "value_and_grad")
+    return _derivative("value_and_grad", fun, argnums, has_aux, "value_and_grad", method)
 
 
 def jacobian(
-    fun: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *, has_aux: bool = False
+    fun: Callable[..., Any],
+    argnums: int | tuple[int, ...] = 0,
+    *,
+    has_aux: bool = False,
+    method: str = "auto",
 ) -> Callable[..., Any]:
     """The Jacobian of ``fun``: ``jax.jacobian`` semantics on every backend.
 
@@ -477,6 +543,8 @@ def jacobian(
         As in :func:`grad`.
     has_aux : bool, default False
         ``fun`` returns ``(value, aux)``; the result is then ``(jacobian, aux)``.
+    method : {"auto", "autodiff", "fd"}, default "auto"
+        As in :func:`grad`.
 
     Returns
     -------
@@ -498,4 +566,4 @@ def jacobian(
     array([[2., 0.],
            [0., 4.]])
     """
-    return _derivative("jacobian", fun, argnums, has_aux, "jacobian")
+    return _derivative("jacobian", fun, argnums, has_aux, "jacobian", method)

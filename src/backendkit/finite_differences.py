@@ -1,8 +1,11 @@
-"""Central finite differences: derivatives where a framework has no autodiff (NumPy).
+"""Central finite differences: derivatives where a framework has no autodiff (NumPy),
+and on every backend with ``method="fd"``.
 
 :func:`backendkit.grad` and the other derivative transforms use these where the backend
-plug-in has no autodiff (:attr:`~backendkit.backends.Backend.has_autodiff`); the step
-rule and its error are explained in :mod:`backendkit.transforms`.
+has no autodiff, or wherever ``method="fd"`` asks for them, so that one process can
+compare autodiff with finite differences, as DESC tests its derivatives "both ways".
+The step rule and its error are explained in :mod:`backendkit.transforms`;
+:func:`step_size` is the rule itself.
 """
 
 from __future__ import annotations
@@ -23,9 +26,20 @@ STEP_POWER = 1.0 / 3.0
 
 
 def step_size(x: float, dtype: Any) -> float:
-    """The central-difference step for a coordinate of value ``x`` and dtype ``dtype``:
+    """The central-difference step for a coordinate of value ``x`` and dtype ``dtype``.
+
     ``eps ** (1/3) * max(|x|, 1)``, which balances truncation (``h**2``) and rounding
-    (``eps / h``) errors for a function and third derivative of order one."""
+    (``eps / h``) errors for a function and third derivative of order one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from backendkit.finite_differences import step_size
+    >>> bool(step_size(0.5, np.float64) == np.finfo(np.float64).eps ** (1 / 3))
+    True
+    >>> round(step_size(-8.0, np.float32) / step_size(1.0, np.float32), 6)
+    8.0
+    """
     return float(np.finfo(dtype).eps) ** STEP_POWER * max(abs(float(x)), 1.0)
 
 
