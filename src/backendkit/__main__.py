@@ -1,4 +1,5 @@
-"""``python -m backendkit <command>``: ``info`` (diagnostics) and ``bench`` (benchmark).
+"""``python -m backendkit <command>``: ``info`` (diagnostics), ``bench`` (benchmark)
+and ``launch`` (a script as several processes).
 
 Each command lives in its concern's module, which provides ``add_arguments(parser)``
 and ``run(args) -> int``; this file only dispatches, importing a command's module when

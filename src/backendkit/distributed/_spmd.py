@@ -294,7 +294,11 @@ class Rendezvous:
         self.n = n
         self.timeout = timeout
         self._barrier = threading.Barrier(n, timeout=timeout)
-        self._slots: list[tuple[str, Any]] = [("", None)] * n
+        # Two sets of slots, used in turn: a shard writes its next value into the other
+        # set, which every shard has finished reading (it passed the barrier after that
+        # read), so one barrier per collective is enough.
+        self._slots: list[list[tuple[str, Any]]] = [[("", None)] * n, [("", None)] * n]
+        self._calls = [0] * n
         self._aborted = False
 
     def abort(self) -> None:
@@ -319,10 +323,11 @@ class Rendezvous:
         with the same ``label``."""
         if self.n == 1:
             return [value]
-        self._slots[index] = (label, value)
+        turn = self._slots[self._calls[index] % 2]
+        self._calls[index] += 1
+        turn[index] = (label, value)
         self._wait(index, label)
-        slots = list(self._slots)
-        self._wait(index, label)  # all have read before any shard writes its next value
+        slots = list(turn)
         labels = [lab for lab, _ in slots]
         if len(set(labels)) > 1:
             what = "; ".join(f"shard {i}: {lab}" for i, lab in enumerate(labels))
