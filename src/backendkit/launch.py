@@ -13,7 +13,9 @@ launcher put in its environment; then :func:`~backendkit.distributed.pmap`,
 * **JAX**: JAX has no launcher of its own, so this module starts the N processes, with
   ``JAX_COORDINATOR_ADDRESS=127.0.0.1:<free port>`` (read by ``jax.distributed``),
   ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE``, and prefixes their
-  output lines with ``[rankN]:`` itself.
+  output lines with ``[rankN]:`` itself. With several processes each one gets the GPU
+  of its rank (``JAX_LOCAL_DEVICE_IDS``, unless set; JAX applies it to GPUs only), as
+  with torchrun.
 
 Both select the backend for the script (``BACKENDKIT_BACKEND``), keep the traffic on
 the loopback interface (``GLOO_SOCKET_IFNAME``), make the processes' output unbuffered
@@ -368,6 +370,10 @@ def _launch_jax(
                 "LOCAL_RANK": str(rank),
                 "LOCAL_WORLD_SIZE": str(nproc),
             }
+            if nproc > 1 and "JAX_LOCAL_DEVICE_IDS" not in env:
+                # one GPU per process, as torchrun's LOCAL_RANK means (JAX applies it
+                # to GPUs only: CPU devices are unaffected)
+                rank_env["JAX_LOCAL_DEVICE_IDS"] = str(rank)
             proc = _start([sys.executable, str(path), *args], rank_env)
             procs.append(proc)
             names.append(f"rank {rank}")

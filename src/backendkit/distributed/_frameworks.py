@@ -173,7 +173,7 @@ class Parallel:
         )
 
     def start_processes(
-        self, timeout: float, coordinator: str | None, count: int, index: int, local_devices: Any
+        self, timeout: float, coordinator: str | None, count: int, index: int
     ) -> None:
         """Join the run of ``count`` processes as process ``index``."""
         raise self._no_runtime()
@@ -436,7 +436,7 @@ class JaxParallel(Parallel):
         return f"JAX process {self.jax.process_index()} of {self.jax.process_count()}"
 
     def start_processes(
-        self, timeout: float, coordinator: str | None, count: int, index: int, local_devices: Any
+        self, timeout: float, coordinator: str | None, count: int, index: int
     ) -> None:
         jax = self.jax
         # Between CPU processes XLA needs a collectives library; gloo is JAX's CPU one
@@ -449,7 +449,8 @@ class JaxParallel(Parallel):
                 coordinator_address=coordinator,
                 num_processes=count,
                 process_id=index,
-                local_device_ids=local_devices,
+                # everything is given: no probing for SLURM, Open MPI or cloud TPUs
+                cluster_detection_method="deactivate",
                 initialization_timeout=seconds,
                 heartbeat_timeout_seconds=seconds,
                 shutdown_timeout_seconds=seconds,
@@ -707,7 +708,7 @@ class TorchParallel(Parallel):
 
     # ------------------------------------------------------------------ processes
     def start_processes(
-        self, timeout: float, coordinator: str | None, count: int, index: int, local_devices: Any
+        self, timeout: float, coordinator: str | None, count: int, index: int
     ) -> None:
         """Join the process group; ``coordinator`` ``None``: torchrun's variables
         (``env://``, which also uses the store torchrun's agent already runs)."""

@@ -217,7 +217,7 @@ def initialize(
             f"initialize(): {runtime}'s multi-process runtime was already started in this "
             f"process (directly, not by backendkit); use it as it is, or shut it down first"
         )
-    fw.start_processes(seconds, coordinator, count, index, None)
+    fw.start_processes(seconds, coordinator, count, index)
     _state = {"backend": runtime, "timeout": seconds}
 
 
