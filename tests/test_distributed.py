@@ -657,3 +657,17 @@ def test_scaling_workload_gives_one_devices_result_on_every_count(backend):
     assert results[0].shape == (4096,)
     for r in results[1:]:
         np.testing.assert_allclose(r, results[0], atol=workload.atol)
+
+
+@pytest.mark.slow
+def test_scaling_sizes_beyond_the_devices_there_are_are_skipped_not_failed(monkeypatch):
+    skip_unless_installed("jax")
+    monkeypatch.delenv("XLA_FLAGS", raising=False)  # the child gets JAX's one CPU device
+    result = bk.benchmark(
+        "scaling", backends="jax", sizes=[1, 2], repeats=2, warmup=0, min_sample_time=1e-4
+    )
+    one, two = result.find(workload="scaling")
+    assert one.counts, one.error
+    assert two.check == "skipped"
+    assert "xla_force_host_platform_device_count" in two.error
+    assert result.ok

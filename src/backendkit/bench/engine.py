@@ -210,6 +210,10 @@ def _measure_pair(
             entry: dict[str, Any] = {"workload": workload.name, "size": size}
             try:
                 entry.update(_time_one(workload, size, options))
+            except DeviceError as exc:
+                # a size that needs more devices than there are (the scaling workload):
+                # skipped with the reason, as a device the backend lacks is
+                entry["skipped"] = str(exc)
             except Exception as exc:  # noqa: BLE001 - one failing workload must not lose the others
                 entry["error"] = f"{type(exc).__name__}: {exc}"
             results.append(entry)
@@ -526,6 +530,8 @@ def _run_pair(
         m = Measurement(entry["workload"], entry["size"], backend, label)
         if "error" in entry:
             m.check, m.error = "failed", entry["error"]
+        elif "skipped" in entry:
+            m.check, m.error = "skipped", entry["skipped"]
         else:
             m.first_s, m.times_s, m.number = entry["first_s"], entry["times_s"], entry["number"]
             checks[id(m)] = entry["check"]
