@@ -52,6 +52,7 @@ from backendkit.errors import (
     ConfigError,
     ControlFlowError,
     DeviceError,
+    DtypeUnavailableError,
     ModelFileError,
     RunnerError,
     UnknownBackendError,
@@ -275,6 +276,36 @@ bad("random", "permutation str", lambda c: bkr.permutation(0, "abc"), ArgumentTy
 bad("random", "key negative", lambda c: bkr.key(-5), ArgumentValueError)
 bad("random", "key split str", lambda c: bkr.key(0).split("a"), ArgumentTypeError)
 bad("random", "phasor float dtype", lambda c: bkr.phasor(0, (2,), dtype="float32"), UnknownDtypeError)  # fmt: skip
+
+# ================================================================= put / at
+_x = lambda: bk.asarray([1.0, 2.0, 3.0])
+bad("put/at", "put values None", lambda c: bk.put(_x(), 0, None), ArgumentTypeError, "values is None")
+bad("put/at", "put values a string", lambda c: bk.put(_x(), 0, "abc"), ArgumentTypeError, "not numbers")
+bad("put/at", "put values of a shape that does not broadcast",
+    lambda c: bk.put(_x(), [0, 1], bk.xp.ones(3)), ArgumentValueError, r"shape \(3,\)")  # fmt: skip
+bad("put/at", "at add values of a shape that does not broadcast",
+    lambda c: bk.at(_x(), [0, 0]).add(bk.xp.ones(3)), ArgumentValueError, "broadcast")  # fmt: skip
+bad("put/at", "put copy a string", lambda c: bk.put(_x(), 0, 1.0, copy="invalid"), ArgumentTypeError, "copy")  # fmt: skip
+bad("put/at", "put copy None", lambda c: bk.put(_x(), 0, 1.0, copy=None), ArgumentTypeError, "copy")  # fmt: skip
+bad("put/at", "at without an index", lambda c: bk.at(_x()).set(4.0), ArgumentTypeError, "needs an index")  # fmt: skip
+bad("put/at", "at with two indices", lambda c: bk.at(_x(), 0)[1], ArgumentTypeError, "already has an index")  # fmt: skip
+bad("put/at", "put x a list", lambda c: bk.put([1.0, 2.0], 0, 1.0), ArgumentTypeError, "asarray")
+bad("put/at", "put x None", lambda c: bk.put(None, 0, 1.0), ArgumentTypeError, "asarray")
+bad("put/at", "put index out of range", lambda c: bk.put(_x(), 3, 1.0), IndexError, "out of bounds")  # fmt: skip
+bad("put/at", "at add negative index out of range", lambda c: bk.at(_x(), [-4]).add(1.0), IndexError)  # fmt: skip
+bad("put/at", "at min of complex numbers",
+    lambda c: bk.at(bk.asarray([1j, 2j]), 0).min(1j), DtypeUnavailableError, "dtype complex")  # fmt: skip
+bad("put/at", "at subtract of booleans",
+    lambda c: bk.at(bk.asarray([True, False]), 0).subtract(True), DtypeUnavailableError, "bool")  # fmt: skip
+bad("put/at", "at divide of integers",
+    lambda c: bk.at(bk.asarray([4, 6]), 0).divide(2), DtypeUnavailableError, "floating")  # fmt: skip
+bad("put/at", "at add with copy=False on a read-only NumPy array",
+    lambda c: bk.at(np.broadcast_to(np.ones(1), (3,)), np.array([True, False, True])).add(1.0, copy=False),
+    ArgumentValueError, "read-only", on=("numpy",))  # fmt: skip
+bad("put/at", "put values of another framework",
+    lambda c: bk.put(_x(), [0, 1], c.other_array()), BackendMismatchError, on=("jax", "torch"))  # fmt: skip
+bad("put/at", "put index a list holding another framework's array",
+    lambda c: bk.put(_x(), [c.other_array()[0]], 1.0), BackendMismatchError, on=("jax", "torch"))  # fmt: skip
 
 # ================================================================= control flow
 _same = lambda i, v: v

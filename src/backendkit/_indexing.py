@@ -15,7 +15,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_tuple", "check_in_bounds", "has_repeatable", "index_error", "linear_indices"]
+from .errors import IndexOutOfBoundsError
+
+__all__ = [
+    "as_tuple",
+    "check_in_bounds",
+    "has_repeatable",
+    "index_error",
+    "linear_indices",
+    "occurrence_rounds",
+    "selected_shape",
+]
 
 _FALSE = np.False_
 
@@ -57,9 +67,15 @@ def check_in_bounds(shape: tuple[int, ...], idx: tuple[Any, ...]) -> None:
         raise index_error(exc, shape, idx) from None
 
 
+def selected_shape(shape: tuple[int, ...], idx: tuple[Any, ...]) -> tuple[int, ...]:
+    """The shape of ``x[idx]`` for an ``x`` of ``shape`` (``idx`` in bounds), found
+    without touching memory the size of ``x``."""
+    return tuple(_zero_view(shape)[idx].shape)
+
+
 def index_error(reason: Any, shape: tuple[int, ...], idx: tuple[Any, ...]) -> IndexError:
     """The ``IndexError`` put/at raise on every backend: NumPy's reason, what was given."""
-    return IndexError(f"{reason} (index {_describe(idx)} on an array of shape {shape})")
+    return IndexOutOfBoundsError(f"{reason} (index {_describe(idx)} on an array of shape {shape})")
 
 
 # Below this many entries indexing the zero-strided view is the faster check.
@@ -119,3 +135,19 @@ def _describe(idx: tuple[Any, ...]) -> str:
         else:
             parts.append(repr(i))
     return "(" + ", ".join(parts) + ")" if len(parts) != 1 else parts[0]
+
+
+def occurrence_rounds(positions: np.ndarray) -> list[np.ndarray]:
+    """``positions`` (flat, repeats allowed) split into rounds without repeats: round
+    ``k`` holds, in order, the places in ``positions`` of each position's ``k``-th
+    occurrence. Applying an operation round by round applies it once per occurrence
+    in the order of the index, as ``numpy.ufunc.at`` does, with updates that are exact
+    gathers and scatters (for operations no framework scatters: divide, power)."""
+    flat = positions.reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]] if ordered.size else ordered.astype(bool)
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(ordered.size), 0))
+    rank = np.empty(ordered.size, dtype=np.intp)
+    rank[order] = np.arange(ordered.size) - group_start
+    return [np.flatnonzero(rank == k) for k in range(int(rank.max()) + 1 if rank.size else 0)]

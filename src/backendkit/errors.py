@@ -23,6 +23,7 @@ __all__ = [
     "DistributedError",
     "DistributedTimeoutError",
     "DtypeUnavailableError",
+    "IndexOutOfBoundsError",
     "KerasBackendError",
     "ModelFileError",
     "RunnerError",
@@ -116,6 +117,12 @@ class ControlFlowError(BackendError, TypeError):
     """Branches of ``cond``/``switch`` that return different structures, shapes or
     dtypes, or a loop body that changes its carry's type: JAX refuses these when it
     traces, and backendkit refuses them on every backend alike."""
+
+
+class IndexOutOfBoundsError(BackendError, IndexError):
+    """An index of :func:`~backendkit.put` or :func:`~backendkit.at` outside the
+    array, refused in eager code on every backend (JAX alone would clamp or drop it);
+    the message gives NumPy's reason, the index and the array's shape."""
 
 
 class UnknownDtypeError(BackendError, ValueError):

@@ -119,8 +119,10 @@ class Backend:
     def update(self, x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
         """``x`` with ``x[idx]`` combined with ``values`` by ``op``.
 
-        ``op`` is one of ``set add multiply min max``; ``idx`` has already been checked
-        and normalised by :mod:`backendkit.functional` (see there for the contract).
+        ``op`` is one of ``set add subtract multiply divide power min max``, already
+        checked against ``x``'s dtype (booleans' add and multiply arrive as max and
+        min); ``idx`` is a non-empty tuple, checked and normalised by
+        :mod:`backendkit.functional` (see there for the contract).
         """
         raise NotImplementedError(f"{self.name} does not implement functional updates")
 

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import DtypeUnavailableError
+from ..errors import ArgumentValueError, DtypeUnavailableError
 from ._base import Backend
 
 __all__ = ["JaxBackend"]
@@ -59,7 +59,25 @@ class JaxBackend(Backend):
             values = np.asarray(values, dtype=x.dtype)
         elif values.dtype != x.dtype:
             values = values.astype(x.dtype)
+        if len(idx) == 1 and self.is_traced(idx[0]) and idx[0].dtype == bool:
+            return self._update_where(x, idx[0], op, values)
         return getattr(x.at[idx], op)(values)
+
+    def _update_where(self, x: Any, mask: Any, op: str, values: Any) -> Any:
+        """A traced boolean mask (under jax.jit): x.at[mask] needs the mask's value to
+        know how many positions it selects, so the update is ``where(mask, x op v, x)``
+        instead, as array-api-extra does; ``values`` must then be one value or of
+        ``x``'s shape."""
+        jnp = self.namespace
+        if np.ndim(values) not in (0,) and tuple(np.shape(values)) != tuple(x.shape):
+            raise ArgumentValueError(
+                f"under jax.jit a boolean mask takes one value or values of x's shape "
+                f"{tuple(x.shape)}, got shape {tuple(np.shape(values))}; use "
+                f"xp.where(mask, new_values, x) with new_values of x's shape"
+            )
+        full = jnp.reshape(mask, mask.shape + (1,) * (x.ndim - mask.ndim))
+        new = values if op == "set" else getattr(x.at[...], op)(values)
+        return jnp.where(full, new, x)
 
     # ------------------------------------------------------------------ devices
     #: JAX platform -> backendkit device kind (jax-metal calls its platform METAL)

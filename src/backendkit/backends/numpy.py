@@ -10,7 +10,15 @@ from ._base import Backend
 
 __all__ = ["NumpyBackend"]
 
-_UFUNCS = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum}
+_UFUNCS = {
+    "add": np.add,
+    "subtract": np.subtract,
+    "multiply": np.multiply,
+    "divide": np.divide,
+    "power": np.power,
+    "min": np.minimum,
+    "max": np.maximum,
+}
 
 
 class NumpyBackend(Backend):

@@ -24,14 +24,18 @@ class TorchBackend(Backend):
     takes_host_arrays: ClassVar[bool] = False
 
     def __init__(self) -> None:
-        import array_api_compat.torch as xp_torch
         import torch
 
+        from ._torch_numpy import namespace
+
         self.module = torch
-        self.namespace = xp_torch
+        self.namespace = namespace()
         self._combine = {
             "add": torch.add,
+            "subtract": torch.sub,
             "multiply": torch.mul,
+            "divide": torch.div,
+            "power": torch.pow,
             "min": torch.minimum,
             "max": torch.maximum,
         }
@@ -69,8 +73,9 @@ class TorchBackend(Backend):
         return tuple(self._index_array(i, device) if isinstance(i, np.ndarray) else i for i in idx)
 
     def _index_array(self, i: np.ndarray, device: Any) -> Any:
-        if i.dtype.kind == "u":
-            # torch reads a uint8 index as a boolean mask and refuses wider unsigned ones
+        if i.dtype.kind in "iu" and (i.dtype.kind == "u" or i.dtype.itemsize < 4):
+            # torch reads a uint8 index as a boolean mask, and refuses wider unsigned
+            # ones and int8/int16 ones
             i = i.astype(np.int64)
         elif not i.flags.writeable:
             i = i.copy()  # torch.from_numpy warns on read-only buffers
@@ -115,7 +120,7 @@ class TorchBackend(Backend):
             and isinstance(first, np.ndarray)
             and first.ndim == 1
             and first.dtype.kind in "iu"
-            and (op == "add" or (op != "set" and out.ndim == 1))
+            and (op in ("add", "subtract") or (op in _SCATTER_REDUCE and out.ndim == 1))
         ):
             # one integer array on the first axis, the common case: reduce along it
             # directly, without flat positions for every element
@@ -125,6 +130,8 @@ class TorchBackend(Backend):
             src = values if values.shape == shape else torch.broadcast_to(values, shape)
             if op == "add":
                 out.index_add_(0, rows, src)
+            elif op == "subtract":
+                out.index_add_(0, rows, -src)
             else:
                 out.scatter_reduce_(0, rows, src, reduce=_SCATTER_REDUCE[op], include_self=True)
             return
@@ -137,8 +144,16 @@ class TorchBackend(Backend):
             view[pos] = src
         elif op == "add":
             view.index_add_(0, pos, src)
-        else:
+        elif op == "subtract":
+            view.index_add_(0, pos, -src)
+        elif op in _SCATTER_REDUCE:
             view.scatter_reduce_(0, pos, src, reduce=_SCATTER_REDUCE[op], include_self=True)
+        else:  # divide, power: no scatter does them; one exact round per occurrence
+            combine = self._combine[op]
+            for places in _indexing.occurrence_rounds(lin):
+                at = torch.from_numpy(places).to(out.device)
+                where = pos[at]
+                view[where] = combine(view[where], src[at])
         if flat is not out:
             out.copy_(flat)
 
