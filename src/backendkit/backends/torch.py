@@ -59,6 +59,9 @@ class TorchBackend(Backend):
         try:
             return x.numpy()  # CPU tensors without grad: no intermediate tensor objects
         except (RuntimeError, TypeError):
+            full = getattr(x, "full_tensor", None)
+            if full is not None:  # a DTensor: its shards gathered (a collective: every
+                x = full()  # rank of the mesh must call it, as for gather())
             return x.detach().cpu().numpy()
 
     def from_dlpack(self, x: Any) -> Any:

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _tree, backends
-from .._dispatch import backend_for, to_backend
+from .._dispatch import backend_for, run_with, to_backend
 from ..errors import ArgumentTypeError, ArgumentValueError, BackendMismatchError, DistributedError
-from ..selection import use_backend
 from ._frameworks import parallel
 from ._mesh import Mesh
 from ._spmd import current_frame, is_number
@@ -230,8 +229,9 @@ def pmap(
         fw.check_count(size)
         _check_split(args, axes, size)
         call = Call(fun, name, axes, out_axes, args, size, native, float(timeout), cache)
-        with use_backend(backend.name):
-            return fw.pmap(call)
+        # the dispatch rule: fun runs with the arrays' backend selected (shard threads
+        # copy this context)
+        return run_with(backend, fw.pmap, call)
 
     return mapped
 
