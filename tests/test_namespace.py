@@ -107,8 +107,8 @@ def test_same_function_same_numbers(backend, fn, tolerance):
     [
         ("numpy", "numpy"),
         ("jax", "jax.numpy"),
-        ("torch", "array_api_compat.torch"),
-        ("pytorch", "array_api_compat.torch"),
+        ("torch", "backendkit.backends._torch_numpy"),
+        ("pytorch", "backendkit.backends._torch_numpy"),
     ],
 )
 def test_namespace_by_name(name, module):
