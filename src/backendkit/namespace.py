@@ -1,7 +1,8 @@
 """``xp``, the NumPy-style namespace chosen at each call, and ``namespace(*arrays)``.
 
 ``xp.sum(x, axis=0)`` calls ``numpy.sum``, ``jax.numpy.sum`` or array-api-compat's
-torch ``sum``, chosen at each call by the dispatch rule (:mod:`backendkit._dispatch`):
+torch ``sum`` (for PyTorch, with the NumPy names array-api-compat lacks added), chosen
+at each call by the dispatch rule (:mod:`backendkit._dispatch`):
 
 * the call's JAX or PyTorch arrays (inside lists and tuples too, as in
   ``xp.concatenate([t1, t2])``) choose: ``xp.exp(jax_array)`` returns a JAX array
@@ -30,7 +31,7 @@ Three ways to get a namespace, side by side:
 ==============================  ==========================  ==========================
 
 ``namespace(x)`` returns the framework's own module (``numpy``, ``jax.numpy``,
-``array_api_compat.torch``), which does not apply the default dtype or device;
+``backendkit.backends._torch_numpy``), which does not apply the default dtype or device;
 array-api-compat's ``array_namespace`` returns its compatibility wrappers, for NumPy
 too. ``benchmarks/overhead.py`` measures all three.
 """
@@ -69,7 +70,8 @@ CREATION_FUNCTIONS = frozenset(
 def namespace(*arrays: Any) -> Any:
     """The NumPy-style namespace of some arrays' backend, or of a backend by name.
 
-    ``numpy`` for numpy, ``jax.numpy`` for jax, ``array_api_compat.torch`` for torch.
+    ``numpy`` for numpy, ``jax.numpy`` for jax, and for torch array-api-compat's torch
+    namespace with the NumPy names it lacks (``backendkit.backends._torch_numpy``).
     Like array-api-compat's ``array_namespace``, for library code that wants the
     namespace once; unlike :data:`xp`, the module returned is fixed and does not apply
     the default dtype or device.

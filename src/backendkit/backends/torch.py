@@ -1,4 +1,5 @@
-"""The PyTorch backend: array-api-compat's torch namespace, imported on first use."""
+"""The PyTorch backend: array-api-compat's torch namespace with the NumPy names it lacks
+(``_torch_numpy.py``), imported on first use."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ class TorchBackend(Backend):
             full = getattr(x, "full_tensor", None)
             if full is not None:  # a DTensor: its shards gathered (a collective: every
                 x = full()  # rank of the mesh must call it, as for gather())
-            return x.detach().cpu().numpy()
+            # a conjugate or negative view (torch.conj, fft results) is materialised first
+            return x.detach().cpu().resolve_conj().resolve_neg().numpy()
 
     def from_dlpack(self, x: Any) -> Any:
         if isinstance(x, np.ndarray) and not x.flags.writeable:
