@@ -368,6 +368,8 @@ bad("keras", "configure unknown accelerator", lambda c: bkeras.configure("numpy"
 bad("keras", "configure numpy on a GPU", lambda c: bkeras.configure("numpy", accelerator="gpu"), DeviceError, on=NONE)  # fmt: skip
 bad("keras", "swap_backend unknown backend", lambda c: bkeras.swap_backend("theano"), UnknownBackendError, on=NONE)  # fmt: skip
 bad("keras", "swap_backend accelerator int", lambda c: bkeras.swap_backend("numpy", accelerator=5), DeviceError, on=NONE)  # fmt: skip
+bad("keras", "swap_backend accelerator that is no device kind", lambda c: bkeras.swap_backend("torch", accelerator="tpu9"), DeviceError, "no device kind", on=NONE)  # fmt: skip
+bad("keras", "swap_backend numpy on a GPU", lambda c: bkeras.swap_backend("numpy", accelerator="gpu"), DeviceError, "CPU only", on=NONE)  # fmt: skip
 bad("keras", "load_model missing file", lambda c: bkeras.load_model(c.scratch / "no.keras"), ModelFileError, "does not exist", on=NONE)  # fmt: skip
 bad("keras", "load_model folder", lambda c: bkeras.load_model(c.scratch), ModelFileError, on=NONE)  # fmt: skip
 bad("keras", "load_model int", lambda c: bkeras.load_model(42), ArgumentTypeError, on=NONE)
@@ -411,12 +413,24 @@ bad("bench", "unknown backend", lambda c: bk.benchmark("matmul", backends="bogus
 bad("bench", "unknown device", lambda c: bk.benchmark("matmul", backends="numpy", devices="tpu9x"), BenchmarkError, on=NONE)  # fmt: skip
 bad("bench", "timeout negative", lambda c: bk.benchmark("matmul", backends="numpy", timeout=-1), BenchmarkError, on=NONE)  # fmt: skip
 bad("bench", "seed str", lambda c: bk.benchmark("matmul", backends="numpy", seed="a"), BenchmarkError, on=NONE)  # fmt: skip
+# a .keras archive stating one input of shape (200, 1), as Keras 3 writes its config
+_CNN_CONFIG = json.dumps({"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 200, 1]}}]}}).encode()  # fmt: skip
+bad("bench", "model missing file", lambda c: bk.benchmark(model_path=c.scratch / "no.keras"), ModelFileError, "does not exist", on=NONE)  # fmt: skip
+bad("bench", "model text file", lambda c: bk.benchmark(model_path=keras_file(c, "t.keras", None, "text")), ModelFileError, "not a Keras model file", on=NONE)  # fmt: skip
+bad("bench", "model zip without a model", lambda c: bk.benchmark(model_path=keras_file(c, "z.keras", {"a.txt": b"a"})), ModelFileError, "holds no Keras model", on=NONE)  # fmt: skip
+bad("bench", "model path int", lambda c: bk.benchmark(model_path=42), ArgumentTypeError, on=NONE)  # fmt: skip
+bad("bench", "model input_shape that does not fit", lambda c: bk.benchmark(model_path=keras_file(c, "m.keras", {"config.json": _CNN_CONFIG}), input_shape=(100, 1)), BenchmarkError, "does not fit", on=NONE)  # fmt: skip
+bad("bench", "model input_shape zero", lambda c: bk.benchmark(model_path=keras_file(c, "m.keras", {"config.json": _CNN_CONFIG}), input_shape=(0, 1)), BenchmarkError, "positive integers", on=NONE)  # fmt: skip
+bad("bench", "input_shape without a model", lambda c: bk.benchmark("matmul", input_shape=(200, 1)), BenchmarkError, "model_path", on=NONE)  # fmt: skip
 
 # ================================================================= command line
 _B = ("bench", "-w", "matmul", "-b", "numpy", "-s", "8")
 bad("cli", "unknown command", lambda c: cli("bogus"), CliExit, "(?s)exit 2: .*invalid choice", on=NONE)  # fmt: skip
 bad("cli", "info unknown option", lambda c: cli("info", "--bogus"), CliExit, "(?s)exit 2: .*unrecognized", on=NONE)  # fmt: skip
 bad("cli", "bench unknown workload", lambda c: cli("bench", "-w", "bogus"), CliExit, "(?s)exit 2: .*unknown workload", on=NONE)  # fmt: skip
+bad("cli", "bench --model missing file", lambda c: cli("bench", "--model", str(c.scratch / "no.keras")), CliExit, "(?s)exit 2: .*no Keras model at", on=NONE)  # fmt: skip
+bad("cli", "bench --model corrupt file", lambda c: cli("bench", "--model", str(keras_file(c, "t.keras", None, "text"))), CliExit, "(?s)exit 2: .*not a Keras model file", on=NONE)  # fmt: skip
+bad("cli", "bench --input-shape zero", lambda c: cli("bench", "--model", "m.keras", "--input-shape", "0"), CliExit, "(?s)exit 2: .*input shapes must be positive", on=NONE)  # fmt: skip
 bad("cli", "bench unknown backend", lambda c: cli("bench", "-w", "matmul", "-b", "bogus"), CliExit, "(?s)exit 2: .*unknown backend", on=NONE)  # fmt: skip
 bad("cli", "bench negative size", lambda c: cli("bench", "--sizes", "-1"), CliExit, "(?s)exit 2: .*positive", on=NONE)  # fmt: skip
 bad("cli", "bench repeats zero", lambda c: cli(*_B, "--repeats", "0"), CliExit, "(?s)exit 2: .*repeats", on=NONE)  # fmt: skip

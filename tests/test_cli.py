@@ -44,6 +44,17 @@ def test_info_text(tmp_path):
     assert "would use jax (KERAS_BACKEND)" in rows["keras"]
 
 
+def test_info_shows_a_keras_backend_variable_that_overrides_keras_json(tmp_path):
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "torch"}))
+    proc = backendkit_cli("info", "--no-probe", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "would use jax (KERAS_BACKEND)" in proc.stdout
+    assert "note: KERAS_BACKEND='jax' in the environment overrides the 'torch'" in proc.stdout
+    proc = backendkit_cli("info", "--json", "--no-probe", tmp_path=tmp_path)
+    keras = json.loads(proc.stdout)["keras"]
+    assert (keras["variable"], keras["saved"]) == ("jax", "torch")
+
+
 def test_info_json(tmp_path):
     proc = backendkit_cli("info", "--json", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing
 import os
@@ -9,8 +10,11 @@ import os
 import pytest
 from conftest import run_python
 
+import backendkit as bk
 from backendkit import config
 from backendkit.errors import BackendError, ConfigError
+
+D = importlib.import_module("backendkit.devices")  # bk.devices: the function
 
 
 def test_read_missing_file_is_empty(tmp_path):
@@ -77,7 +81,8 @@ def test_concurrent_writers_lose_no_key(tmp_path):
 def test_persisted_backend_is_read_at_first_use(tmp_path):
     env = {config.CONFIG_DIR_VAR: str(tmp_path)}
     run_python("from backendkit import config; config.persist_backend('numpy')", env=env)
-    assert json.loads((tmp_path / "config.json").read_text()) == {"backend": "numpy"}
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved == {"backend": "numpy", "accelerator": None}
     out = run_python(
         "import backendkit as bk; from backendkit import selection;"
         "print(bk.get_backend(), selection.selection_source())",
@@ -238,3 +243,56 @@ def test_folder_that_cannot_be_created_is_a_config_error(tmp_path):
     blocker.write_text("a file where the folder should be")
     with pytest.raises(ConfigError, match="not-a-folder"):
         config.update_json(blocker / "config.json", {"backend": "jax"})
+
+
+# ------------------------------------------------------------------ the accelerator
+def test_persisted_accelerator_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.CONFIG_DIR_VAR, str(tmp_path))
+    assert config.persisted_accelerator() is None  # no file
+    assert config.persist_backend("torch", accelerator="gpu") == {
+        "backend": (None, "torch"),
+        "accelerator": (None, "gpu"),
+    }
+    assert config.persisted_accelerator() == "gpu"
+    config.persist_backend("torch")
+    assert config.persisted_accelerator() is None  # null: the framework's own choice
+
+
+@pytest.fixture
+def persisted(tmp_path, monkeypatch):
+    """Persist an accelerator in tmp_path and make this process read it afresh, as a
+    new session would (no set_device so far)."""
+
+    def persist(kind):
+        monkeypatch.setenv(config.CONFIG_DIR_VAR, str(tmp_path))
+        config.persist_backend("numpy", accelerator=kind)
+        monkeypatch.setattr(D, "_persisted", D._UNSET)
+        monkeypatch.setattr(D, "_process", None)
+        monkeypatch.setattr(D, "_process_set", False)
+        return f"config {config.config_path()}"
+
+    return persist
+
+
+def test_a_persisted_cpu_is_the_default_device(backend, persisted):
+    source = persisted("cpu")
+    assert bk.get_device().spec == "cpu:0"
+    assert D.device_source() == ("framework default" if backend == "numpy" else source)
+    assert bk.backend_of(bk.asarray([1.0])) == backend
+    bk.set_device(None)  # the user's own choice wins, None included
+    assert D.device_source() == "framework default"
+
+
+def test_a_persisted_accelerator_this_machine_lacks_falls_back_to_the_cpu(backend, persisted):
+    if any(d.kind == "gpu" for d in bk.devices(backend)):
+        pytest.skip(f"{backend} sees a GPU here")
+    source = persisted("gpu")
+    if backend == "numpy":  # only the CPU, by design: nothing to warn about
+        assert bk.get_device().spec == "cpu:0"
+        return
+    with pytest.warns(bk.DeviceFallbackWarning, match=r"persisted in .*config\.json") as w:
+        assert bk.get_device().spec == "cpu:0"
+    assert "no device gpu:0 on the" in str(w[0].message)
+    assert D.device_source() == source
+    with bk.use_device("cpu"):
+        assert D.device_source() == "use_device"

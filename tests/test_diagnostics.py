@@ -24,9 +24,9 @@ NOT_IMPORTED = ["jax", "jaxlib", "torch", "keras", "tensorflow"]
 
 @pytest.fixture(autouse=True)
 def _restore_device():
-    saved = D._process
+    saved = D._process, D._process_set
     yield
-    D._process = saved
+    D._process, D._process_set = saved
 
 
 # ------------------------------------------------------------------ print_backend_info
@@ -35,7 +35,7 @@ def test_print_backend_info(backend):
     bk.print_backend_info(file=out)
     lines = out.getvalue().splitlines()
     labels = [line.split()[0] for line in lines]
-    assert labels == ["backendkit", "backend", "dtype", "device", "installed"]
+    assert labels == ["backendkit", "backend", "dtype", "device", "installed", "keras"]
     starts = {
         len(line) - len(line[len(label) :].lstrip())
         for line, label in zip(lines, labels, strict=True)
@@ -51,6 +51,11 @@ def test_print_backend_info(backend):
     assert "free of" in lines[3]
     for name in bk.available_backends():
         assert f"{name} {backends_version(name)}" in lines[4]
+    keras = diagnostics._keras_status()
+    if keras.installed:
+        assert f"{keras.version}, would use {keras.backend} ({keras.source})" in lines[5]
+    else:
+        assert lines[5].endswith("not installed")
 
 
 def backends_version(name):
@@ -228,3 +233,52 @@ def test_probe_imports_frameworks_but_never_keras(tmp_path):
     for status in out["report"]["backends"]:
         if status["installed"]:
             assert status["devices"][0]["kind"] == "cpu"
+
+
+# ------------------------------------------------------------------ KERAS_BACKEND
+OVERRIDE = """
+import io, json
+import backendkit as bk
+out = io.StringIO()
+bk.print_backend_info(file=out)
+report = bk.check_backend()
+print(json.dumps({"keras": report.to_dict()["keras"], "table": str(report),
+                  "info": out.getvalue(), "overridden": report.keras.overridden}))
+"""
+
+
+def _keras_home(tmp_path, saved):
+    home = tmp_path / "keras-home"
+    home.mkdir()
+    if saved is not None:
+        (home / "keras.json").write_text(json.dumps({"backend": saved}))
+    return home
+
+
+@pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="keras is not installed")
+def test_a_keras_backend_variable_that_overrides_keras_json_is_shown(tmp_path):
+    home = _keras_home(tmp_path, "torch")
+    proc = run_python(OVERRIDE, env={"KERAS_HOME": str(home), "KERAS_BACKEND": "jax"})
+    out = json.loads(proc.stdout)
+    assert (out["keras"]["variable"], out["keras"]["saved"]) == ("jax", "torch")
+    assert out["overridden"] is True
+    note = (
+        "KERAS_BACKEND='jax' in the environment overrides the 'torch' saved in keras.json "
+        "in every session started with it; unset it"
+    )
+    assert f"note: {note}" in out["table"]
+    keras_line = out["info"].splitlines()[-1]
+    assert keras_line.startswith("keras ")
+    assert "would use jax (KERAS_BACKEND); warning: " + note in keras_line
+
+
+@pytest.mark.parametrize(("variable", "saved"), [("torch", "torch"), ("", "torch"), ("jax", None)])
+def test_no_override_is_shown_where_there_is_none(tmp_path, variable, saved):
+    home = _keras_home(tmp_path, saved)
+    proc = run_python(OVERRIDE, env={"KERAS_HOME": str(home), "KERAS_BACKEND": variable})
+    out = json.loads(proc.stdout)
+    assert out["overridden"] is False
+    assert "overrides" not in out["table"]
+    assert "overrides" not in out["info"]
+    assert out["keras"]["saved"] == saved
+    assert out["keras"]["variable"] == (variable or None)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -57,9 +58,12 @@ def homes(tmp_path, monkeypatch):
     keras_home, config_dir = tmp_path / "keras-home", tmp_path / "bk-config"
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
     monkeypatch.setenv(config.CONFIG_DIR_VAR, str(config_dir))
-    for name in _FRAMEWORK_VARS:
-        monkeypatch.delenv(name, raising=False)
+    for name in (*_FRAMEWORK_VARS, "BACKENDKIT_BACKEND"):
+        # set first, so that monkeypatch restores the variable's absence too
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.delitem(sys.modules, "keras", raising=False)
+    monkeypatch.setattr(bkeras, "_configured", {})  # no configure() of another test
     return keras_home, config_dir
 
 
@@ -192,7 +196,7 @@ def test_swap_creates_missing_files_and_takes_effect_now(homes):
     changes = bkeras.swap_backend("torch", accelerator="cpu")
     assert changes == {
         "keras.json": {"backend": (None, "torch")},
-        "config.json": {"backend": (None, "torch")},
+        "config.json": {"backend": (None, "torch"), "accelerator": (None, "cpu")},
         "environment": {"KERAS_BACKEND": (None, "torch"), "KERAS_TORCH_DEVICE": (None, "cpu")},
     }
     assert json.loads((homes[0] / "keras.json").read_text()) == {"backend": "torch"}
@@ -245,6 +249,160 @@ def test_swap_refuses_bad_input_before_writing(homes):
     assert not homes[1].exists()
 
 
+@pytest.mark.parametrize(
+    ("backend", "accelerator"), [("torch", "tpu9"), ("jax", "gpx"), ("torch", 5), ("jax", "")]
+)
+def test_swap_rejects_an_accelerator_that_is_no_device_kind(homes, backend, accelerator):
+    skip_unless_installed(backend)
+    before = dict(os.environ)
+    with pytest.raises(DeviceError, match=r"it is no device kind; valid: cpu, gpu, mps"):
+        bkeras.swap_backend(backend, accelerator=accelerator)
+    assert not homes[0].exists()
+    assert not homes[1].exists()
+    assert dict(os.environ) == before
+
+
+def _torch_has_mps() -> bool:
+    import torch
+
+    return bool(torch.backends.mps.is_available())
+
+
+def test_swap_saves_an_absent_accelerator_with_a_fallback_warning(homes):
+    skip_unless_installed("torch")
+    if _torch_has_mps():
+        pytest.skip("this machine has an MPS device")
+    with pytest.warns(bk.DeviceFallbackWarning) as caught:
+        changes = bkeras.swap_backend("torch", accelerator="metal")
+    (warning,) = caught
+    message = str(warning.message)
+    assert "'mps' is not available to torch on this machine" in message
+    assert "saved in" in message
+    assert str(config.config_path()) in message
+    assert "uses the CPU instead" in message
+    assert warning.filename == __file__  # points at the caller
+    assert changes["config.json"] == {"backend": (None, "torch"), "accelerator": (None, "mps")}
+    assert config.persisted_accelerator() == "mps"
+    assert os.environ["KERAS_TORCH_DEVICE"] == "cpu"  # what runs here, now
+
+
+def test_swap_without_an_accelerator_clears_the_saved_one(homes):
+    bkeras.swap_backend("numpy", accelerator="cpu")
+    assert config.persisted_accelerator() == "cpu"
+    changes = bkeras.swap_backend("numpy")
+    assert changes["config.json"] == {"accelerator": ("cpu", None)}
+    assert config.persisted_accelerator() is None
+
+
+@pytest.mark.parametrize("value", ['"tpu"', "3", '["gpu"]'])
+def test_a_persisted_accelerator_that_is_no_device_kind_names_the_file(homes, value):
+    path = config.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(f'{{"backend": "torch", "accelerator": {value}}}')
+    with pytest.raises(ConfigError, match=r"'accelerator' to .* which is no device kind"):
+        config.persisted_accelerator()
+    assert path.read_text() == f'{{"backend": "torch", "accelerator": {value}}}'
+
+
+NEXT_SESSION = """
+import warnings, json
+import backendkit as bk
+from backendkit.devices import device_source
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    seen = {}
+    for name in ("torch", "numpy"):
+        with bk.use_backend(name):
+            x = bk.asarray([1.0, 2.0])
+            seen[name] = [bk.get_device().spec, device_source(), str(getattr(x, "device", "cpu"))]
+    bk.set_device("cpu")
+    seen["set_device"] = [bk.get_device().spec, device_source()]
+print(json.dumps({"seen": seen, "backend": bk.get_backend(),
+                  "warnings": [(w.category.__name__, str(w.message)) for w in caught]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("accelerator", ["cpu", "mps"])
+def test_the_next_session_takes_the_persisted_accelerator_as_its_device(homes, accelerator):
+    skip_unless_installed("torch")
+    if accelerator == "mps" and _torch_has_mps():
+        pytest.skip("this machine has an MPS device")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bk.DeviceFallbackWarning)
+        bkeras.swap_backend("torch", accelerator=accelerator)
+    out = json.loads(run_python(NEXT_SESSION, env=child_env(homes)).stdout)
+    source = f"config {config.config_path()}"
+    assert out["backend"] == "torch"
+    assert out["seen"]["torch"] == ["cpu:0", source, "cpu"]
+    assert out["seen"]["numpy"] == ["cpu:0", "framework default", "cpu"]  # not for NumPy
+    assert out["seen"]["set_device"] == ["cpu:0", "set_device"]
+    if accelerator == "cpu":
+        assert out["warnings"] == []
+    else:  # once, for torch; NumPy has only the CPU and is not warned about
+        ((kind, message),) = out["warnings"]
+        assert kind == "DeviceFallbackWarning"
+        assert "no device mps:0 on the torch backend: using cpu:0 instead" in message
+        assert f"persisted in {config.config_path()}" in message
+
+
+@pytest.mark.slow
+def test_keras_functions_point_keras_at_the_persisted_accelerator(homes):
+    skip_unless_installed("torch")
+    bkeras.swap_backend("torch", accelerator="cpu")
+    proc = run_python(
+        """
+        import os
+        from backendkit.keras import flare_cnn
+        before = os.environ.get("KERAS_TORCH_DEVICE")
+        flare_cnn(8)
+        import keras
+        print(repr(before), os.environ.get("KERAS_TORCH_DEVICE"), keras.backend.backend())
+        """,
+        # a new session: keras.json and config.json decide, no variable chose a device
+        env={**child_env(homes), "KERAS_BACKEND": "", "KERAS_TORCH_DEVICE": ""},
+    )
+    assert proc.stdout.split() == ["''", "cpu", "torch"]
+
+
+# ---------------------------------------------------------------- KERAS_BACKEND
+def test_swap_warns_when_keras_backend_in_the_environment_overrides_it(homes, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    with pytest.warns(UserWarning, match=r"KERAS_BACKEND='jax' is set in the environment") as w:
+        bkeras.swap_backend("numpy")
+    (warning,) = w
+    assert "unset KERAS_BACKEND" in str(warning.message)
+    assert str(bkeras.keras_config_path()) in str(warning.message)
+    assert warning.filename == __file__
+    assert json.loads(bkeras.keras_config_path().read_text()) == {"backend": "numpy"}
+    assert bkeras.environment_override() is None  # this process now uses numpy
+    monkeypatch.setenv("KERAS_BACKEND", "jax")  # a new session from that shell
+    assert bkeras.environment_override() == ("jax", "numpy")
+
+
+@pytest.mark.parametrize("value", ["numpy", ""])
+def test_no_warning_when_the_variable_agrees_or_is_empty(homes, monkeypatch, value):
+    monkeypatch.setenv("KERAS_BACKEND", value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bkeras.swap_backend("numpy")
+
+
+def test_no_warning_for_a_keras_backend_that_configure_set(homes):
+    bkeras.configure("jax")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bkeras.swap_backend("numpy")
+    assert os.environ["KERAS_BACKEND"] == "numpy"
+
+
+def test_swap_warns_when_backendkit_backend_overrides_config_json(homes, monkeypatch):
+    monkeypatch.setenv("BACKENDKIT_BACKEND", "jax")
+    with pytest.warns(UserWarning, match=r"BACKENDKIT_BACKEND='jax' is set") as w:
+        bkeras.swap_backend("numpy")
+    assert str(config.config_path()) in str(w[0].message)
+
+
 @pytest.mark.slow
 def test_swap_after_import_warns_and_applies_later(homes):
     proc = run_python(
@@ -254,7 +412,7 @@ def test_swap_after_import_warns_and_applies_later(homes):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             changes = swap_backend("jax")
-        print(caught[0].category.__name__, "|", caught[0].message)
+        print(caught[-1].category.__name__, "|", caught[-1].message)
         print(changes["environment"], os.environ["KERAS_BACKEND"], current_backend())
         """,
         env={**child_env(homes), "KERAS_BACKEND": "numpy"},

@@ -1,8 +1,11 @@
 """Settings persisted for the next session, and the one safe way to update a JSON file.
 
-backendkit itself persists one setting, the default backend (written by
-:func:`backendkit.keras.swap_backend`, read by :func:`backendkit.get_backend` when
-neither ``set_backend`` nor ``BACKENDKIT_BACKEND`` chose one). It lives in
+backendkit itself persists two settings, both written by
+:func:`backendkit.keras.swap_backend`: the default backend (read by
+:func:`backendkit.get_backend` when neither ``set_backend`` nor ``BACKENDKIT_BACKEND``
+chose one) and the accelerator that goes with it (read, at the same moment of first
+use, as the default device of :mod:`backendkit.devices` when ``set_device`` chose
+none). They live in
 ``config.json`` in the folder named by ``BACKENDKIT_CONFIG_DIR``, else
 ``$XDG_CONFIG_HOME/backendkit``, else ``~/.config/backendkit``. Nothing is written
 unless asked for; reading a missing file is not an error.
@@ -30,8 +33,10 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
+    "ACCELERATOR_KINDS",
     "config_path",
     "persist_backend",
+    "persisted_accelerator",
     "persisted_backend",
     "read_json",
     "update_json",
@@ -40,6 +45,8 @@ __all__ = [
 
 #: the environment variable naming backendkit's configuration folder
 CONFIG_DIR_VAR = "BACKENDKIT_CONFIG_DIR"
+#: the device kinds a persisted ``accelerator`` may name
+ACCELERATOR_KINDS: tuple[str, ...] = ("cpu", "gpu", "mps")
 
 
 def config_path() -> Path:
@@ -301,6 +308,43 @@ def persisted_backend() -> str | None:
     return value
 
 
-def persist_backend(name: str) -> dict[str, Any]:
-    """Persist ``name`` as the default backend of later sessions; return what changed."""
-    return update_json(config_path(), {"backend": name})
+def persisted_accelerator() -> str | None:
+    """The accelerator persisted with the backend in :func:`config_path`, or ``None``.
+
+    ``"cpu"``, ``"gpu"`` or ``"mps"``, as :func:`backendkit.keras.swap_backend` wrote
+    it; ``None`` where the file, the key or its value (``null``: the framework's own
+    choice) is missing.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read, is not a JSON object, or its ``accelerator`` is
+        neither ``null`` nor one of ``ACCELERATOR_KINDS``; the message names the
+        file and the key.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> from backendkit import config
+    >>> with mock.patch.dict(os.environ, {"BACKENDKIT_CONFIG_DIR": tempfile.mkdtemp()}):
+    ...     _ = config.persist_backend("torch", accelerator="gpu")
+    ...     config.persisted_accelerator()
+    'gpu'
+    """
+    path = config_path()
+    value = read_json(path).get("accelerator")
+    if value is None or value in ACCELERATOR_KINDS:
+        return value
+    raise ConfigError(
+        f"{path} sets 'accelerator' to {json.dumps(value)}, which is no device kind; it "
+        f"was left untouched: write one of {', '.join(map(json.dumps, ACCELERATOR_KINDS))} "
+        f"or null there, delete the key, or persist one with "
+        f"backendkit.keras.swap_backend(name, accelerator=...)"
+    )
+
+
+def persist_backend(name: str, accelerator: str | None = None) -> dict[str, Any]:
+    """Persist ``name`` and ``accelerator`` (``None``: the framework's own choice) as
+    the default backend and device of later sessions; return what changed."""
+    return update_json(config_path(), {"backend": name, "accelerator": accelerator})

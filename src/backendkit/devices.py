@@ -15,10 +15,13 @@ A device is named the same way on every backend: ``"cpu"``, ``"gpu"`` (the first
 ``"mps"``, ``"tpu:0"``; a :class:`~backendkit.Device` record or a framework's device
 object (``torch.device``, ``jax.Device``) is accepted too. As with the backend, a
 :func:`backendkit.use_device` block (a :mod:`contextvars` variable: per thread and per
-task) wins over the process-wide :func:`backendkit.set_device`; with neither, each
-framework's own default applies. A choice is checked against the current backend
-when it is made, and against another backend the first time that backend creates an
-array under it.
+task) wins over the process-wide :func:`backendkit.set_device`; with neither, the
+accelerator persisted by :func:`backendkit.keras.swap_backend` (read from backendkit's
+``config.json`` at first use, as the persisted backend is) is the default device of
+JAX and PyTorch, falling back to the CPU, with one warning per backend, where this
+machine lacks it; with none persisted, each framework's own default applies. A choice
+is checked against the current backend when it is made, and against another backend
+the first time that backend creates an array under it.
 """
 
 from __future__ import annotations
@@ -235,8 +238,10 @@ def _resolve(
     index: int,
     fallback: tuple[str, int] | None,
     stacklevel: int,
+    why: str = "as fallback= asks",
 ) -> tuple[str, int, str, str, Any]:
-    """The device entry for ``kind:index`` on ``backend``, or its fallback (warning)."""
+    """The device entry for ``kind:index`` on ``backend``, or its fallback (warning
+    with ``why``)."""
     entry = _find(backend, kind, index)
     if entry is not None:
         return entry
@@ -245,7 +250,7 @@ def _resolve(
         raise DeviceError(_missing(backend, kind, index, fallback))
     warnings.warn(
         f"no device {kind}:{index} on the {backend.name} backend: using "
-        f"{fallback[0]}:{fallback[1]} instead, as fallback= asks",  # type: ignore[index]
+        f"{fallback[0]}:{fallback[1]} instead, {why}",  # type: ignore[index]
         DeviceFallbackWarning,
         stacklevel=stacklevel + 1,
     )
@@ -275,6 +280,7 @@ class _Choice:
     # backend name -> device entry, filled as each backend first needs it, so that a
     # fallback warns once per backend and the look-up is a dict read afterwards
     entries: dict[str, tuple[str, int, str, str, Any]] = dataclasses.field(default_factory=dict)
+    why: str = "as fallback= asks"  # the reason the fallback warning gives
 
 
 _UNSET: Any = object()  # no use_device block (None in a block: the framework default)
@@ -282,11 +288,44 @@ _block: contextvars.ContextVar[_Choice | None] = contextvars.ContextVar(
     "backendkit_device", default=_UNSET
 )
 _process: _Choice | None = None
+# whether set_device was called: from then on its choice, None included, is the
+# process's, and a persisted accelerator no longer applies
+_process_set = False
+_persisted: Any = _UNSET  # the persisted accelerator's choice (or None), once read
 
 
 def _current_choice() -> _Choice | None:
     choice = _block.get()
-    return _process if choice is _UNSET else choice
+    if choice is not _UNSET:
+        return choice
+    if _process_set:
+        return _process
+    return _persisted if _persisted is not _UNSET else _read_persisted()
+
+
+def _read_persisted() -> _Choice | None:
+    """The choice the accelerator persisted in ``config.json`` makes, read once."""
+    global _persisted
+    from . import config  # json and pathlib: paid at first use, not at import
+
+    kind = config.persisted_accelerator()
+    path = config.config_path()
+    _persisted = (
+        None
+        if kind is None
+        else _Choice(
+            kind,
+            0,
+            ("cpu", 0),
+            f"config {path}",
+            why=(
+                f"as the accelerator {kind!r} persisted in {path} (by "
+                f"backendkit.keras.swap_backend) is not on this machine; "
+                f"set_device or use_device choose another"
+            ),
+        )
+    )
+    return _persisted
 
 
 def _choose(
@@ -310,7 +349,14 @@ def _chosen_entry(choice: _Choice, backend: Backend, stacklevel: int) -> tuple[A
         return choice.entries[backend.name]
     except KeyError:
         pass
-    entry = _resolve(backend, choice.kind, choice.index, choice.fallback, stacklevel + 1)
+    if choice is _persisted and backend.name == "numpy":
+        # an accelerator is persisted for the frameworks that have one: NumPy, which
+        # has only the CPU, uses it without a warning
+        entry = _entries(backend.name)[0]
+    else:
+        entry = _resolve(
+            backend, choice.kind, choice.index, choice.fallback, stacklevel + 1, choice.why
+        )
     choice.entries[backend.name] = entry
     return entry
 
@@ -338,7 +384,8 @@ def set_device(spec: Any, *, fallback: Any = None) -> Device:
     ----------
     spec : str, Device, framework device or None
         ``"cpu"``, ``"gpu"``, ``"gpu:1"``, ``"cuda:0"``, ``"mps"``, ``"tpu:0"``, ...;
-        ``None`` goes back to each framework's own default.
+        ``None`` goes back to each framework's own default (an accelerator persisted
+        by :func:`backendkit.keras.swap_backend` no longer applies either).
     fallback : str, optional
         The device to use, with a :class:`DeviceFallbackWarning`, where ``spec`` is
         not there (usually ``"cpu"``). Default: no fallback, an error.
@@ -370,9 +417,9 @@ def set_device(spec: Any, *, fallback: Any = None) -> Device:
     >>> bk.set_device(None).kind
     'cpu'
     """
-    global _process
+    global _process, _process_set
     choice, device = _choose(spec, fallback, "set_device", stacklevel=2)
-    _process = choice
+    _process, _process_set = choice, True
     return device
 
 
@@ -426,8 +473,10 @@ def default_device(backend: Backend) -> Any:
 def get_device() -> Device:
     """The device that arrays of the current backend go to now.
 
-    The :func:`use_device` or :func:`set_device` choice, else the framework's default
-    (where ``torch.set_default_device`` or ``jax_default_device`` may have put it).
+    The :func:`use_device` or :func:`set_device` choice, else the accelerator
+    persisted by :func:`backendkit.keras.swap_backend` (the CPU where this machine
+    lacks it), else the framework's default (where ``torch.set_default_device`` or
+    ``jax_default_device`` may have put it).
 
     Raises
     ------
@@ -448,11 +497,16 @@ def get_device() -> Device:
 
 
 def device_source() -> str:
-    """Why the current device is current: ``use_device``, ``set_device`` or
-    ``framework default``."""
+    """Why the current device is current: ``use_device``, ``set_device``,
+    ``config <path>`` (the accelerator persisted there) or ``framework default``."""
     choice = _current_choice()
     if choice is None:
         return "framework default" if _block.get() is _UNSET else "use_device"
+    if choice is _persisted:
+        from .selection import get_backend
+
+        if get_backend() == "numpy":  # the persisted accelerator is not for NumPy
+            return "framework default"
     return choice.source
 
 

@@ -102,6 +102,11 @@ class KerasStatus:
         ``Keras' default``.
     backend_installed : bool
         Whether that backend's framework is installed (else ``import keras`` fails).
+    variable : str or None
+        ``KERAS_BACKEND`` as set in the environment (``None`` if unset or empty).
+    saved : str or None
+        The backend saved in ``keras.json`` (by :func:`backendkit.keras.swap_backend`
+        or by hand), ``None`` where it names none.
     """
 
     installed: bool
@@ -110,6 +115,24 @@ class KerasStatus:
     backend: str
     source: str
     backend_installed: bool
+    variable: str | None = None
+    saved: str | None = None
+
+    @property
+    def overridden(self) -> bool:
+        """Whether ``KERAS_BACKEND`` wins over another backend saved in ``keras.json``:
+        every session started with the variable set ignores the saved choice."""
+        return None not in (self.variable, self.saved) and self.variable != self.saved
+
+    def override_note(self) -> str:
+        """The sentence diagnostics print when :attr:`overridden`, else ``""``."""
+        if not self.overridden:
+            return ""
+        return (
+            f"KERAS_BACKEND={self.variable!r} in the environment overrides the "
+            f"{self.saved!r} saved in keras.json in every session started with it; unset "
+            f"it (and its export in your shell profile) for the saved choice to apply"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +198,8 @@ class BackendReport:
             )
         )
         lines += ["", *_table(rows)]
+        if k.overridden:
+            lines += ["", f"note: {k.override_note()}"]
         listed = [d for b in self.backends for d in (b.devices or ())]
         if listed:
             lines += ["", *_table([(d.backend, d.spec, d.name, _memory(d)) for d in listed])]
@@ -214,7 +239,7 @@ def _backend_status(name: str, probe: bool) -> BackendStatus:
 
 
 def _keras_status() -> KerasStatus:
-    from .keras import backend_and_source
+    from .keras import backend_and_source, saved_backend
 
     backend, source = backend_and_source()
     return KerasStatus(
@@ -224,6 +249,8 @@ def _keras_status() -> KerasStatus:
         backend=backend,
         source=source,
         backend_installed=_installed(_MODULES.get(backend, backend)),
+        variable=os.environ.get("KERAS_BACKEND") or None,
+        saved=saved_backend(),
     )
 
 
@@ -297,8 +324,10 @@ def print_backend_info(file: IO[str] | None = None) -> None:
 
     One aligned line each: backendkit's version; the selected backend, its version
     and why it is selected; the default floating dtype; the device new arrays go to,
-    with its free memory; and every installed backend with its version. Loads the
-    selected backend (importing its framework), as using it would.
+    with its free memory; every installed backend with its version; and the backend
+    Keras uses or would use, and why, with a warning where ``KERAS_BACKEND`` overrides
+    the one saved in ``keras.json``. Loads the selected backend (importing its
+    framework), as using it would; never imports keras.
 
     Parameters
     ----------
@@ -320,6 +349,7 @@ def print_backend_info(file: IO[str] | None = None) -> None:
     dtype       float64...
     device      cpu:0 ...
     installed   numpy ...
+    keras       ...
     """
     from .selection import current, selection_source
 
@@ -343,9 +373,18 @@ def print_backend_info(file: IO[str] | None = None) -> None:
         ("dtype", _default_dtype(backend)),
         ("device", f"{device.spec} {device.name} ({device_source()}): {memory}"),
         ("installed", installed),
+        ("keras", _keras_line(_keras_status())),
     ]
     for label, value in lines:
         print(f"{label:<12}{value}", file=file)
+
+
+def _keras_line(k: KerasStatus) -> str:
+    if not k.installed:
+        return "not installed"
+    would = "uses" if k.imported else "would use"
+    line = f"{k.version}, {would} {k.backend} ({k.source})"
+    return f"{line}; warning: {k.override_note()}" if k.overridden else line
 
 
 # ------------------------------------------------------------------ command line

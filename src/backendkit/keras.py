@@ -12,7 +12,9 @@ silently does nothing. This module therefore
 - reports the backend keras uses or would use without importing keras
   (:func:`current_backend`, :func:`keras_config_path`): importing it would fix the
   backend, and would write ``keras.json`` if none exists;
-- persists a choice for later sessions (:func:`swap_backend`);
+- persists a choice, the accelerator included, for later sessions
+  (:func:`swap_backend`), and says when a ``KERAS_BACKEND`` set in the environment
+  will override it;
 - loads a saved ``.keras`` model and predicts with it (:func:`load_model`,
   :func:`predict`) and builds the stella-style flare CNN (:func:`flare_cnn`).
 
@@ -38,6 +40,7 @@ from .errors import (
     ArgumentValueError,
     BackendNotInstalledError,
     DeviceError,
+    DeviceFallbackWarning,
     KerasBackendError,
     ModelFileError,
     UnknownBackendError,
@@ -50,19 +53,23 @@ __all__ = [
     "backend_and_source",
     "configure",
     "current_backend",
+    "environment_override",
     "flare_cnn",
     "keras_config_path",
     "load_model",
     "predict",
     "run_in_backend",
+    "saved_backend",
     "swap_backend",
 ]
 
 #: the Keras backends this module chooses between (``tensorflow`` only if installed)
 KERAS_BACKENDS: tuple[str, ...] = ("jax", "torch", "numpy", "tensorflow")
 #: accelerator names accepted by :func:`configure` and :func:`swap_backend`
-ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "mps")
-_ACCELERATOR_ALIASES = {"cuda": "gpu"}
+ACCELERATORS: tuple[str, ...] = config.ACCELERATOR_KINDS
+_ACCELERATOR_ALIASES = {"cuda": "gpu", "rocm": "gpu", "metal": "mps"}
+#: the variable through which the environment overrides ``keras.json``
+KERAS_VAR = "KERAS_BACKEND"
 #: Keras' own default when neither ``KERAS_BACKEND`` nor ``keras.json`` names one
 KERAS_DEFAULT = "tensorflow"
 
@@ -130,8 +137,9 @@ def _accelerator_name(accelerator: Any) -> str:
     key = _ACCELERATOR_ALIASES.get(key, key)
     if key not in ACCELERATORS:
         raise DeviceError(
-            f"unknown accelerator {accelerator!r}; valid: {', '.join(ACCELERATORS)} "
-            f"(alias cuda = gpu), or None for the framework's own choice"
+            f"unknown accelerator {accelerator!r}: it is no device kind; valid: "
+            f"{', '.join(ACCELERATORS)} (aliases cuda and rocm = gpu, metal = mps), or "
+            f"None for the framework's own choice"
         )
     return key
 
@@ -287,6 +295,50 @@ def _loaded_backend() -> str | None:
     return None if keras is None else str(keras.backend.backend())
 
 
+# The variables configure() set in this process, so that swap_backend can tell a
+# KERAS_BACKEND of backendkit's own from one the shell, or a launcher, put there.
+_configured: dict[str, str] = {}
+
+
+def saved_backend() -> str | None:
+    """The backend saved in :func:`keras_config_path`, or ``None`` where the file is
+    missing, unreadable or names none. Imports nothing, writes nothing."""
+    try:
+        saved = config.read_json(keras_config_path()).get("backend")
+    except config.ConfigError:
+        return None
+    return saved if isinstance(saved, str) else None
+
+
+def environment_override() -> tuple[str, str] | None:
+    """``(KERAS_BACKEND's value, keras.json's backend)`` when the variable, set in the
+    environment, wins over another backend saved in ``keras.json``; else ``None``.
+
+    Keras reads ``KERAS_BACKEND`` before ``keras.json``, so a variable exported in a
+    shell profile silently overrides every :func:`swap_backend` in sessions started
+    from that shell. Reads the file, imports nothing. For diagnostics
+    (:func:`backendkit.check_backend`, :func:`backendkit.print_backend_info`).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> from backendkit.keras import environment_override, swap_backend
+    >>> folder = tempfile.mkdtemp()
+    >>> with mock.patch.dict(os.environ, {"KERAS_HOME": folder, "KERAS_BACKEND": "jax",
+    ...                                   "BACKENDKIT_CONFIG_DIR": folder}):
+    ...     with open(os.path.join(folder, "keras.json"), "w") as f:
+    ...         _ = f.write('{"backend": "torch"}')
+    ...     environment_override()
+    ('jax', 'torch')
+    """
+    value = os.environ.get(KERAS_VAR)
+    saved = saved_backend()
+    if not value or saved is None or saved == value:  # keras ignores an empty variable
+        return None
+    return value, saved
+
+
 # ---------------------------------------------------------------------------- choosing
 def configure(backend: str, accelerator: str | None = None) -> str:
     """Choose the backend keras will use, and its device, before keras is imported.
@@ -344,22 +396,26 @@ def configure(backend: str, accelerator: str | None = None) -> str:
     acc = None if accelerator is None else _accelerator_name(accelerator)
     if acc is not None:
         check_accelerator(name, acc)
-    env = framework_environment(name, acc)
+    _set_environment(framework_environment(name, acc))
+    return name
+
+
+def _set_environment(env: dict[str, str]) -> None:
     os.environ.update(env)
+    _configured.update(env)
     jax = sys.modules.get("jax")
     if jax is not None and "JAX_PLATFORMS" in env:
         # jax read the variable when it was imported; its flag still applies until
         # jax first runs something.
         jax.config.update("jax_platforms", env["JAX_PLATFORMS"])
-    return name
 
 
 def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict[str, tuple]]:
-    """Persist ``backend`` as the Keras (and backendkit) backend of later sessions.
+    """Persist ``backend``, and its accelerator, for later sessions of Keras and backendkit.
 
     Writes ``backend`` into :func:`keras_config_path` (keras.json) and, for ``jax``,
-    ``torch`` and ``numpy``, as backendkit's own default into
-    :func:`backendkit.config.config_path`, both files or neither
+    ``torch`` and ``numpy``, ``backend`` and ``accelerator`` as backendkit's own
+    defaults into :func:`backendkit.config.config_path`, both files or neither
     (:func:`backendkit.config.update_json_files`). Each file is replaced atomically (a
     temporary file in the same folder, then ``os.replace``), keeps every other key and
     its mode, and is created if missing; a ``keras.json`` that is a symbolic link stays
@@ -376,9 +432,17 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
     backend : str
         ``jax``, ``torch`` (alias ``pytorch``), ``numpy``; ``tensorflow`` if installed.
     accelerator : {'cpu', 'gpu', 'mps'}, optional
-        The device for this session (see :func:`configure`). Keras has no setting for
-        it in ``keras.json``, so it is not persisted: later sessions choose it with
-        :func:`configure`, or get the framework's default.
+        The device kind (aliases ``cuda``, ``rocm``, ``metal``), for this session and
+        the next ones: it becomes their default device (:func:`backendkit.get_device`
+        reports it, with ``config.json`` as its source, until ``set_device`` or
+        ``use_device`` chooses another), and this module's functions that import keras
+        (:func:`load_model`, :func:`predict`, :func:`flare_cnn`) point Keras at it,
+        unless the environment already chose a device. ``None`` (the default) saves
+        the framework's own choice. A kind this machine lacks (``"mps"`` on Linux) is
+        saved all the same, for the machines that have it, with a
+        :class:`~backendkit.DeviceFallbackWarning`: here the CPU is used instead, now
+        and in later sessions. Not persisted for ``tensorflow``, which backendkit's
+        ``config.json`` does not cover.
 
     Returns
     -------
@@ -388,17 +452,25 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
 
     Raises
     ------
-    UnknownBackendError, BackendNotInstalledError, DeviceError
+    UnknownBackendError, BackendNotInstalledError
         As :func:`configure`.
+    DeviceError
+        For a name that is no device kind (``"tpu9"``, ``"gpx"``), or an accelerator
+        the backend cannot use on any machine (``numpy`` runs on the CPU only).
     ConfigError
         If ``keras.json`` or backendkit's ``config.json`` is not valid JSON, cannot be
         read, or cannot be written (a read-only folder); both files are left as they
         were, and so is the environment.
 
-    Notes
+    Warns
     -----
-    ``KERAS_BACKEND`` set in a shell wins over ``keras.json`` in sessions started from
-    that shell, and ``BACKENDKIT_BACKEND`` over backendkit's ``config.json``.
+    DeviceFallbackWarning
+        For an accelerator this machine lacks: what runs here instead.
+    UserWarning
+        When ``KERAS_BACKEND`` (or ``BACKENDKIT_BACKEND``) is set in the environment
+        to another backend: it wins over the files just written in every session
+        started with it (a shell profile's ``export``), and the warning names it and
+        says how to unset it. And when keras is already imported with another backend.
 
     Examples
     --------
@@ -414,13 +486,16 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
     """
     name = keras_backend_name(backend)
     acc = None if accelerator is None else _accelerator_name(accelerator)
-    if acc is not None:
-        check_accelerator(name, acc)
-    env = framework_environment(name, acc)
+    missing = None if acc is None else _lacks(name, acc)
+    if missing is not None and name == "numpy":
+        check_accelerator(name, acc)  # type: ignore[arg-type]  # no machine has it: refused
+    now = acc if missing is None else "cpu"
+    env = framework_environment(name, now)
+    overrides = _overriding_variables(name)  # before configure() below sets our own
     keras_path = keras_config_path()
     files: dict[str | os.PathLike[str], dict[str, Any]] = {keras_path: {"backend": name}}
     if name in backends.NAMES:
-        files[config.config_path()] = {"backend": name}
+        files[config.config_path()] = {"backend": name, "accelerator": acc}
     # One transaction for both files: both written or neither, under both locks, so
     # that concurrent swaps never leave the two files naming different backends.
     written = list(config.update_json_files(files).values())
@@ -428,12 +503,31 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
         "keras.json": written[0],
         "config.json": written[1] if len(written) > 1 else {},
     }
+    if missing is not None:
+        warnings.warn(
+            f"accelerator {acc!r} is not available to {name} on this machine ({missing}); "
+            f"it is saved in {config.config_path()} for later sessions on machines that "
+            f"have it. On this machine {name} uses the CPU instead: Keras now, and "
+            f"backendkit's default device in later sessions (which warn so once)",
+            DeviceFallbackWarning,
+            stacklevel=2,
+        )
+    for variable, value in overrides:
+        warnings.warn(
+            f"{variable}={value!r} is set in the environment, and wins over the "
+            f"{name!r} just saved in {_saved_where(variable, keras_path)} in every "
+            f"session started with it: those sessions will use {value!r}. Unset it "
+            f"(`unset {variable}`, and remove its `export` from your shell profile) for "
+            f"the saved choice to apply",
+            UserWarning,
+            stacklevel=2,
+        )
     loaded = _loaded_backend()
     if loaded is None:
         changes["environment"] = {
             k: (os.environ.get(k), v) for k, v in env.items() if os.environ.get(k) != v
         }
-        configure(name, acc)
+        configure(name, now)
     else:
         changes["environment"] = {}
         if loaded != name:
@@ -448,6 +542,43 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
     return changes
 
 
+def _overriding_variables(name: str) -> list[tuple[str, str]]:
+    """The variables, set in the environment other than by :func:`configure`, that
+    will choose another backend than ``name`` in sessions started with them."""
+    found = []
+    value = os.environ.get(KERAS_VAR)
+    if value and value != name and _configured.get(KERAS_VAR) != value:
+        found.append((KERAS_VAR, value))
+    from .selection import ENV_VAR
+
+    value = os.environ.get(ENV_VAR, "").strip()
+    if value and name in backends.NAMES:
+        key = backends.ALIASES.get(value.lower(), value.lower())
+        if key != name:
+            found.append((ENV_VAR, value))
+    return found
+
+
+def _saved_where(variable: str, keras_path: Path) -> str:
+    return str(keras_path) if variable == KERAS_VAR else str(config.config_path())
+
+
+def _persisted_device_environment(name: str) -> dict[str, str]:
+    """The variables that point Keras' ``name`` backend at the accelerator persisted
+    with it, or none: when another backend or no accelerator is persisted, when the
+    environment already chose a device, or when this machine lacks the accelerator."""
+    try:
+        if config.persisted_backend() != name:
+            return {}
+        acc = config.persisted_accelerator()
+    except config.ConfigError:
+        return {}  # get_backend and get_device report a broken file; keras need not
+    table = _DEVICE_VARIABLES.get(name, {})
+    if acc not in table or any(os.environ.get(k) for v in table.values() for k in v):
+        return {}
+    return {} if _lacks(name, acc) is not None else dict(table[acc])
+
+
 # ---------------------------------------------------------------------------- models
 def _import_keras() -> Any:
     if "keras" not in sys.modules:
@@ -457,6 +588,9 @@ def _import_keras() -> Any:
                 f"keras would use tensorflow ({source}), which is not installed; call "
                 f"backendkit.keras.configure('jax') (or 'torch', 'numpy') before this"
             )
+        # the accelerator swap_backend persisted: Keras has no setting for it in
+        # keras.json, so it is set here, where keras is about to be imported
+        _set_environment(_persisted_device_environment(name))
     import keras
 
     return keras

@@ -4,14 +4,19 @@
 
     python -m backendkit bench [--workload NAME ...] [--backend NAME ...]
                                [--device SPEC ...] [--sizes N ...]
+                               [--model FILE [--input-shape N ...] [--batch-size N]]
                                [--json FILE] [--plot FILE] [--list]
 
-prints the table (:meth:`backendkit.bench.BenchmarkResult.table`), writes the JSON and the plot when
-asked, and exits with 0 when every run that could start finished and every result
-agreed across backends, 1 when a run failed or a result disagreed (or an output could
-not be written in the end), and 2 for a request that names nothing valid. Skipped
-backends (not installed) and devices (not present) are listed under the table and do
-not change the exit status.
+prints the table (:meth:`backendkit.bench.BenchmarkResult.table`), writes the JSON and
+the plot when asked, and exits with 0 when every run that could start finished and
+every result agreed across backends, 1 when a run failed or a result disagreed (or an
+output could not be written in the end), and 2 for a request that names nothing valid.
+Skipped backends (not installed) and devices (not present) are listed under the table
+and do not change the exit status.
+
+``--model FILE`` times ``predict`` of a saved Keras model (alone, or with the
+``--workload`` ones), its ``--sizes`` being inputs per call; a missing or damaged file
+is refused with status 2 before anything runs.
 
 The ``--json`` and ``--plot`` paths are checked before anything runs (the folder exists
 and takes a file, matplotlib writes that format). A finished result is never lost: if
@@ -29,19 +34,28 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["add_arguments", "run"]
 
 
-def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
-    return value
+def _positive(what: str) -> Callable[[str], int]:
+    """An argparse ``type`` that takes positive integers and names ``what`` otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{what} must be positive integers, got {text!r}")
+        return value
+
+    return parse
+
+
+_size = _positive("sizes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +92,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_size,
         metavar="N",
         help="sizes for every workload chosen (default: each workload's own)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="FILE",
+        help="a saved Keras model (.keras) whose predict to time on each backend",
+    )
+    parser.add_argument(
+        "--input-shape",
+        nargs="+",
+        action="append",
+        type=_positive("input shapes"),
+        metavar="N",
+        help="shape of one model input without the batch axis, e.g. 200 1 (default: the "
+        "model's own; repeat the option for each input of a model with several)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive("batch sizes"),
+        metavar="N",
+        help="predict's batch_size for --model (default: Keras' own, 32)",
     )
     parser.add_argument("--repeats", type=int, default=10, help="timed samples (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls (default 2)")
@@ -208,8 +242,12 @@ def run(args: argparse.Namespace) -> int:
     from . import engine
 
     try:
+        shapes = args.input_shape
         result = engine.benchmark(
             args.workload,
+            model_path=args.model,
+            input_shape=shapes[0] if shapes and len(shapes) == 1 else shapes,
+            batch_size=args.batch_size,
             backends=args.backend,
             devices=args.device,
             sizes=args.sizes,

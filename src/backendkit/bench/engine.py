@@ -21,9 +21,11 @@ Why it is built this way:
 - **Medians, not means**: one sample slowed by another process (a shared CI machine)
   moves the mean, not the median. Min, max and the interquartile range are kept too.
 - **Results are checked before times count.** Each result is compared with the
-  reference backend's (NumPy on the CPU when it ran), to the workload's stated
-  tolerance; a backend that computed something else is marked ``mismatch`` and its
-  time is not counted.
+  reference backend's (NumPy on the CPU when it ran, else the first that ran), to the
+  workload's stated tolerance; a backend that computed something else is marked
+  ``mismatch`` and its time is not counted.
+- **A saved Keras model is a workload like the others** (``model_path=``, see
+  :mod:`backendkit.bench.model`): its file is checked before any process starts.
 - **The environment is recorded** (:mod:`backendkit.bench.environment`), and each
   child reports the device it ran on (model, memory).
 """
@@ -334,6 +336,9 @@ def _cross_check(result: BenchmarkResult, checks: dict[int, dict[str, Any]]) -> 
 def benchmark(
     workloads: str | Workload | Iterable[str | Workload] | None = None,
     *,
+    model_path: str | os.PathLike[str] | None = None,
+    input_shape: Sequence[int] | Sequence[Sequence[int]] | None = None,
+    batch_size: int | None = None,
     backends: str | Iterable[str] | None = None,
     devices: str | Iterable[str] | None = None,
     sizes: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
@@ -351,7 +356,20 @@ def benchmark(
     workloads : str, Workload or list of them, optional
         Names from :data:`backendkit.bench.WORKLOADS` (``python -m backendkit bench
         --list`` shows them) or :class:`~backendkit.bench.Workload` objects of your
-        own. Default: all built-in ones.
+        own. Default: all built-in ones, or none when ``model_path`` is given.
+    model_path : str or os.PathLike, optional
+        A saved Keras model (``.keras``) to time too, as stella's
+        ``benchmark(model_path=...)`` does: ``predict`` on ``size`` random inputs per
+        call, in each backend's own process with Keras on that backend, the
+        predictions checked against the reference's before a time counts
+        (:func:`backendkit.bench.model_workload`, whose tolerance is ``1e-5 + 1e-4
+        max|ref|``; make the workload yourself for another). Its sizes default to
+        64 and 1024 inputs.
+    input_shape : tuple of int, or list of them, optional
+        The shape of one input of that model, without the batch axis (one shape per
+        input for several); default the model's own.
+    batch_size : int, optional
+        ``predict``'s ``batch_size`` for that model; default Keras' own (32).
     backends : str or list of str, optional
         Default: every backend backendkit knows; those not installed are skipped,
         with the reason recorded in the result.
@@ -386,7 +404,12 @@ def benchmark(
     ------
     BenchmarkError
         For an unknown workload or device name, sizes or counts that are not positive
-        integers; the message lists the valid choices. Nothing has run then.
+        integers, an ``input_shape`` that does not fit the model (or none, where the
+        model leaves a size open); the message lists the valid choices. Nothing has
+        run then.
+    ModelFileError
+        If ``model_path`` does not exist, is not a ``.keras`` archive, or holds no
+        model (found without keras, before any process starts).
     UnknownBackendError
         For an unknown backend name (the message lists the valid ones).
 
@@ -400,7 +423,19 @@ def benchmark(
     CPU: ...
     workload  size  backend/device   median  ...
     """
-    chosen = resolve(workloads)
+    if model_path is None:
+        if input_shape is not None or batch_size is not None:
+            raise BenchmarkError(
+                "input_shape and batch_size describe the model of model_path=, and none "
+                "was given: pass model_path='model.keras' too"
+            )
+        chosen = resolve(workloads)
+    else:
+        from .model import model_workload
+
+        model = model_workload(model_path, input_shape, batch_size=batch_size)
+        chosen = [] if workloads is None else resolve(workloads)
+        chosen = [w for w in chosen if w.name != model.name] + [model]
     by_name = _sizes_for(chosen, sizes)
     names = _backend_names(backends)
     if isinstance(devices, str):
