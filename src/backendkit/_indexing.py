@@ -23,6 +23,7 @@ __all__ = [
     "has_repeatable",
     "index_error",
     "linear_indices",
+    "mixes_scalars_and_arrays",
     "occurrence_rounds",
     "selected_shape",
 ]
@@ -95,6 +96,19 @@ def _zero_view(shape: tuple[int, ...]) -> np.ndarray:
 def has_repeatable(idx: tuple[Any, ...]) -> bool:
     """Whether ``idx`` holds an integer array, the only kind that can repeat a position."""
     return any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" and i.ndim > 0 for i in idx)
+
+
+def mixes_scalars_and_arrays(idx: tuple[Any, ...]) -> bool:
+    """Whether ``idx`` holds an integer scalar and an index array together, where
+    NumPy makes the scalar an advanced index (its dimensions can move to the front)
+    and PyTorch does not."""
+    scalar = array = False
+    for i in idx:
+        if (isinstance(i, (int, np.integer)) and not isinstance(i, bool)) or getattr(i, "ndim", None) == 0:
+            scalar = True
+        elif getattr(i, "ndim", 0):
+            array = True
+    return scalar and array
 
 
 def linear_indices(shape: tuple[int, ...], idx: tuple[Any, ...]) -> np.ndarray:

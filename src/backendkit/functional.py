@@ -148,16 +148,31 @@ def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
             raise _indexing.index_error(exc, x.shape, idx) from None
         except (ValueError, TypeError) as exc:
             raise _bad_values(op, x, idx, values, exc) from exc
+    if op == "set" and copy and backend.refuses_out_of_bounds(x):
+        # The framework raises IndexError before the copy is returned (PyTorch on the
+        # CPU): the host check is needed only to say it the same way on every backend.
+        try:
+            return backend.update(x, idx, op, values, copy)
+        except IndexError:
+            _indexing.check_in_bounds(tuple(x.shape), _host_view(backend, idx))
+            raise
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise _bad_values(op, x, idx, values, exc) from exc
     if not (backend.is_traced(x) or any(backend.is_traced(i) for i in idx)):
-        # Bring the index to the host to check it; under jit the index is a tracer and
-        # JAX's own rule applies (out-of-range updates are dropped).
-        own = backend.name
-        idx = tuple(backend.to_numpy(i) if backends.backend_name_of(i) == own else i for i in idx)
-        _indexing.check_in_bounds(tuple(x.shape), idx)
+        # Check a host view of the index (under jit the index is a tracer and JAX's
+        # own rule applies: out-of-range updates are dropped); the framework gets its
+        # own index arrays as they are, without a round trip through the host.
+        _indexing.check_in_bounds(tuple(x.shape), _host_view(backend, idx))
     try:
         return backend.update(x, idx, op, values, copy)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise _bad_values(op, x, idx, values, exc) from exc
+
+
+def _host_view(backend: backends.Backend, idx: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``idx`` with the backend's own index arrays as NumPy arrays (views on the CPU)."""
+    own = backend.name
+    return tuple(backend.to_numpy(i) if backends.backend_name_of(i) == own else i for i in idx)
 
 
 def _all_host(idx: tuple[Any, ...]) -> bool:

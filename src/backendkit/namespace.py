@@ -44,6 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import backends
+from . import selection as _selection
 from ._dispatch import (
     _UNSEEN,
     _WALK,
@@ -191,9 +192,12 @@ def _dispatcher(path: tuple[str, ...], attr: str) -> Callable[..., Any]:
                     host = True  # lists may hold NumPy arrays
                     break
                 backend = owner
-            if backend is None:  # host data only: the selection (current(), inlined)
-                name = _selected_name()
-                backend = _loaded[name] if name is not None else current()
+            if backend is None:  # host data only: the selection (current(), inlined:
+                name = _selected_name()  # a Python call costs as much as the rest)
+                if name is None:
+                    process = _selection._process
+                    name = process[0] if process is not None else current().name
+                backend = _loaded[name]
             if host and not backend.takes_host_arrays:
                 args = host_to(backend, args)
         try:

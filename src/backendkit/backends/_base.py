@@ -126,6 +126,12 @@ class Backend:
         """
         raise NotImplementedError(f"{self.name} does not implement functional updates")
 
+    def refuses_out_of_bounds(self, x: Any) -> bool:
+        """Whether :meth:`update` of ``x`` with ``op="set"`` and ``copy=True`` raises
+        ``IndexError`` for an index out of range by itself, having written only into
+        the copy (else backendkit checks the index on the host first)."""
+        return False
+
     # ------------------------------------------------------------------ devices
     # Only what differs by framework; specs, selection, fallback, the CPU's memory and
     # pytrees are handled once, in backendkit/devices.py.

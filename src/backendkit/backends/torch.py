@@ -31,6 +31,8 @@ class TorchBackend(Backend):
 
         self.module = torch
         self.namespace = namespace()
+        # integer index dtypes torch refuses (or reads as masks: uint8)
+        self._narrow_ints = {torch.int8, torch.int16, torch.uint8, torch.uint16, torch.uint32}
         self._combine = {
             "add": torch.add,
             "subtract": torch.sub,
@@ -75,7 +77,29 @@ class TorchBackend(Backend):
 
     # ------------------------------------------------------------------ updates
     def _index(self, idx: tuple[Any, ...], device: Any) -> tuple[Any, ...]:
-        return tuple(self._index_array(i, device) if isinstance(i, np.ndarray) else i for i in idx)
+        """``idx`` as torch indexes: NumPy arrays made tensors, tensors of integer
+        dtypes torch refuses as indices made int64."""
+        tensor = self.module.Tensor
+        return tuple(
+            self._index_array(i, device)
+            if isinstance(i, np.ndarray)
+            else (i.long() if i.dtype in self._narrow_ints else i)
+            if isinstance(i, tensor)
+            else i
+            for i in idx
+        )
+
+    def refuses_out_of_bounds(self, x: Any) -> bool:
+        # on the CPU every route of a set (index_put_, setitem, the flat positions
+        # NumPy computes) raises IndexError; on CUDA an index out of range is a
+        # device-side assert that ends the process
+        return x.device.type == "cpu"
+
+    def _host_index(self, idx: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``idx`` with its tensors as NumPy arrays, for the index arithmetic that finds
+        repeated positions (_indexing.py)."""
+        tensor = self.module.Tensor
+        return tuple(self.to_numpy(i) if isinstance(i, tensor) else i for i in idx)
 
     def _index_array(self, i: np.ndarray, device: Any) -> Any:
         if i.dtype.kind in "iu" and (i.dtype.kind == "u" or i.dtype.itemsize < 4):
@@ -103,11 +127,16 @@ class TorchBackend(Backend):
             and values.device == x.device
         ):
             values = self.asarray(values, dtype=x.dtype, device=x.device)
-        # torch indexing has no negative-step slices; the flat-position route has no limit
-        native = not any(isinstance(i, slice) and (i.step or 1) < 0 for i in idx)
+        # torch indexing has no negative-step slices, and places the dimensions of an
+        # integer with an array apart from NumPy's; the flat-position route has neither
+        native = not any(
+            isinstance(i, slice) and (i.step or 1) < 0 for i in idx
+        ) and not _indexing.mixes_scalars_and_arrays(idx)
         if native and op == "set":
             self._setitem(out, self._index(idx, x.device), values)
-        elif native and not _indexing.has_repeatable(idx):
+            return out
+        idx = self._host_index(idx)
+        if native and not _indexing.has_repeatable(idx):
             # no position can repeat: a gather, combine and scatter is exact
             tidx = self._index(idx, x.device)
             self._setitem(out, tidx, self._combine[op](out[tidx], values))
