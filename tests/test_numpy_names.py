@@ -61,9 +61,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     ),
     # our tutorials: every xp.<name> in tutorials/*.md (test_tutorial_names_listed)
     "tutorials": (
-        "add", "arange", "conj", "cos", "cumsum", "exp", "float32", "int32", "max",
-        "mean", "real", "roll", "sin", "sqrt", "stack", "sum", "tanh", "zeros",
-        "linalg.slogdet",
+        "abs", "add", "arange", "argmax", "array", "asarray", "conj", "copy", "cos",
+        "cumsum", "exp", "float32", "int32", "interp", "linspace", "max", "mean",
+        "multiply", "ones", "polyval", "real", "roll", "sin", "sqrt", "stack", "sum",
+        "tanh", "zeros", "linalg.slogdet",
     ),
 }  # fmt: skip
 ALL_REQUIRED = sorted({name for names in REQUIRED.values() for name in names})

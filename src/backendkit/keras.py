@@ -323,10 +323,9 @@ def environment_override() -> tuple[str, str] | None:
     --------
     >>> import os, tempfile
     >>> from unittest import mock
-    >>> from backendkit.keras import environment_override, swap_backend
-    >>> folder = tempfile.mkdtemp()
-    >>> with mock.patch.dict(os.environ, {"KERAS_HOME": folder, "KERAS_BACKEND": "jax",
-    ...                                   "BACKENDKIT_CONFIG_DIR": folder}):
+    >>> from backendkit.keras import environment_override
+    >>> folder = tempfile.mkdtemp()  # a keras home that swap_backend("torch") wrote
+    >>> with mock.patch.dict(os.environ, {"KERAS_HOME": folder, "KERAS_BACKEND": "jax"}):
     ...     with open(os.path.join(folder, "keras.json"), "w") as f:
     ...         _ = f.write('{"backend": "torch"}')
     ...     environment_override()
