@@ -20,6 +20,10 @@ import backendkit as bk
 from backendkit import backends, precision, selection
 
 BACKENDS = list(backends.NAMES)
+
+# Scripts that tests/test_distributed.py starts in processes of their own: not test
+# modules, and not importable here (--doctest-modules would import them).
+collect_ignore = ["distributed"]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 

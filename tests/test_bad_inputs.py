@@ -279,8 +279,20 @@ bad("random", "phasor float dtype", lambda c: bkr.phasor(0, (2,), dtype="float32
 
 # ================================================================= put / at
 _x = lambda: bk.asarray([1.0, 2.0, 3.0])
-bad("put/at", "put values None", lambda c: bk.put(_x(), 0, None), ArgumentTypeError, "values is None")
-bad("put/at", "put values a string", lambda c: bk.put(_x(), 0, "abc"), ArgumentTypeError, "not numbers")
+bad(
+    "put/at",
+    "put values None",
+    lambda c: bk.put(_x(), 0, None),
+    ArgumentTypeError,
+    "values is None",
+)
+bad(
+    "put/at",
+    "put values a string",
+    lambda c: bk.put(_x(), 0, "abc"),
+    ArgumentTypeError,
+    "not numbers",
+)
 bad("put/at", "put values of a shape that does not broadcast",
     lambda c: bk.put(_x(), [0, 1], bk.xp.ones(3)), ArgumentValueError, r"shape \(3,\)")  # fmt: skip
 bad("put/at", "at add values of a shape that does not broadcast",

@@ -70,6 +70,20 @@ _OWNERS[np.ndarray] = HOST_ARRAY
 _OWNERS[np.dtype] = None
 for _t in (tuple, list, dict):
     _OWNERS[_t] = _WALK
+_BUILT_IN_OWNERS = dict(_OWNERS)
+
+
+class _Owners(dict):  # type: ignore[type-arg]
+    """``_OWNERS``: emptied by the registry when a backend comes or goes, then refilled
+    with the built-in entries above."""
+
+    def clear(self) -> None:
+        super().clear()
+        self.update(_BUILT_IN_OWNERS)
+
+
+_OWNERS = _Owners(_OWNERS)
+backends.TYPE_CACHES.append(_OWNERS)
 _owner_of_type = _OWNERS.get  # bound once: backend_for runs on every xp call
 
 
@@ -77,7 +91,7 @@ def _classify(x: Any) -> Any:
     """What ``type(x)`` says (see ``_OWNERS``), found once per type."""
     name = backends.backend_name_of(x)
     if name is not None:
-        owner = HOST_ARRAY if name == "numpy" else backends.load(name)
+        owner = backends.load(name) if backends.is_framework(name) else HOST_ARRAY
     elif isinstance(x, np.generic):
         owner = HOST_ARRAY
     elif isinstance(x, (np.dtype, type)) or callable(x):
@@ -194,9 +208,10 @@ def backend_of(*arrays: Any) -> str:
     """
     found = backend_for(*arrays)  # a framework's arrays, else the current backend
     names = {backends.backend_name_of(leaf) for leaf in _tree.leaves(arrays)}
-    if found.name in names or "numpy" not in names:
+    host = backends.host_name()
+    if found.name in names or host not in names:
         return found.name
-    return "numpy"  # NumPy arrays alone belong to NumPy, whatever is selected
+    return host  # NumPy arrays alone belong to NumPy, whatever is selected
 
 
 def run_with(backend: Backend, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -104,7 +104,9 @@ def mixes_scalars_and_arrays(idx: tuple[Any, ...]) -> bool:
     and PyTorch does not."""
     scalar = array = False
     for i in idx:
-        if (isinstance(i, (int, np.integer)) and not isinstance(i, bool)) or getattr(i, "ndim", None) == 0:
+        if (isinstance(i, (int, np.integer)) and not isinstance(i, bool)) or getattr(
+            i, "ndim", None
+        ) == 0:
             scalar = True
         elif getattr(i, "ndim", 0):
             array = True

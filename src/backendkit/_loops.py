@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _tree
+from . import _tree, backends
 from .arrays import asarray
 from .backends import backend_name_of, load
 from .errors import ArgumentValueError, ControlFlowError
@@ -91,7 +91,7 @@ def while_loop(
     pred = cond_fun(init)
     if type(pred) is not bool:
         owner = backend_name_of(pred)
-        if owner not in (None, "numpy", backend.name):
+        if backends.is_framework(owner) and owner != backend.name:
             # The condition reads arrays of another framework that the carry does not
             # hold (a JAX tracer from a closure, under jax.jit): that framework runs it.
             other = load(owner)

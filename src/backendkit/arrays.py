@@ -91,18 +91,18 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
     backendkit.errors.ArgumentValueError: asarray: x[1] has shape (1,) but x[0] has shape (2,): nested lists must be rectangular (a ragged list makes no array); pad the rows to one length, or keep them as separate arrays
     """
     owner = backends.backend_name_of(x)
-    if backend is None and owner is not None and owner != "numpy":
+    if backend is None and backends.is_framework(owner):
         # the dispatch rule: a JAX or PyTorch array chooses its own backend
         target = backends.load(owner)
     else:
         target = _target(backend)
-    if owner is not None and owner not in ("numpy", target.name):
+    if backends.is_framework(owner) and owner != target.name:
         raise BackendMismatchError(
             f"asarray got a {owner} array ({type(x).__module__}.{type(x).__name__}) for "
             f"the {target.name} backend; backendkit converts between frameworks only on "
             f"request: use backendkit.convert(x, to={target.name!r})"
         )
-    host = owner is None or owner == "numpy"
+    host = not backends.is_framework(owner)
     if host and dtype is not None:
         _check_fits(x, dtype)  # torch would wrap -1 to 255 in uint8 silently
     try:
@@ -117,7 +117,7 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
         if problem is None:
             raise
         raise problem from exc
-    if host and target.name == "numpy" and _odd_result(out, x, dtype):
+    if host and target.host and _odd_result(out, x, dtype):
         # NumPy makes object, string or uint64 arrays where the others raise
         problem = _problem(x, dtype)
         if problem is not None:
@@ -203,7 +203,7 @@ def _data_problem(x: Any, where: str) -> BackendError | None:
             problem = _data_problem(item, f"{where}[{i}]")
             if problem is not None:
                 return problem
-        if backends.check_same_backend(x) not in (None, "numpy"):
+        if backends.is_framework(backends.check_same_backend(x)):
             return None  # framework arrays in a list: the dispatch rule's business
         shapes = [np.shape(item) for item in x]
         for i, shape in enumerate(shapes):

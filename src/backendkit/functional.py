@@ -85,6 +85,7 @@ def _op_for(dtype: Any, op: str) -> str:
 # array type -> its backend: put/at run in loops, and one dict look-up here replaces
 # backend_name_of's and load's (see benchmarks/overhead.py for what each call costs)
 _BACKEND_OF_TYPE: dict[type, backends.Backend] = {}
+backends.TYPE_CACHES.append(_BACKEND_OF_TYPE)
 
 
 def _array_x(x: Any) -> tuple[Any, backends.Backend]:
@@ -92,7 +93,7 @@ def _array_x(x: Any) -> tuple[Any, backends.Backend]:
     name = backends.backend_name_of(x)
     if name is None:
         if isinstance(x, np.generic):
-            return np.asarray(x), backends.load("numpy")
+            return np.asarray(x), backends.load(backends.host_name())
         raise ArgumentTypeError(
             f"put/at need an array of numpy, jax or torch as x, got {type(x).__name__} "
             f"{x!r:.60}; make one with backendkit.asarray(x)"
@@ -125,7 +126,7 @@ def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
     if type(values) in _HOST_TYPES and (
         kind in _HOST_TYPES or (kind is tuple and idx and _all_host(idx))
     ):
-        chosen = current() if backend.name == "numpy" else backend
+        chosen = current() if backend.host else backend
         idx = (idx,) if kind is not tuple else idx
     else:
         chosen = backend_for(x, values, idx)
@@ -134,7 +135,7 @@ def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
         x, backend = asarray(x, backend=chosen.name), chosen
     if op != "set":
         op = _op_for(x.dtype, op)
-    if backend.name == "numpy":
+    if backend.host:
         if not copy and not x.flags.writeable:
             # ufunc.at would write into a read-only array: refused as setitem refuses
             raise ArgumentValueError(

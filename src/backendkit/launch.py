@@ -339,7 +339,7 @@ def launch(
         )
     if not backends.is_installed(name):
         raise BackendNotInstalledError(
-            f"launch --backend {name}: {name} is not installed: pip install 'backendkit[{name}]'"
+            f"launch --backend {name}: {name} is not installed: {backends.install_hint(name)}"
         )
     output = _Output(stdout or sys.stdout, stderr or sys.stderr)
     env = {**os.environ, **worker_environment(name, nproc, collective_timeout)}

@@ -388,7 +388,7 @@ def permutation(
             return _native("permutation", k, b, (), name, n=int(x))
         return _deliver(k.generator().permutation(int(x)), b, name)
     owner = backends.backend_name_of(x)
-    if owner not in (None, "numpy"):
+    if backends.is_framework(owner):
         if backend is not None and backends.canonical_name(backend) != owner:
             raise ArgumentValueError(
                 f"permutation: x is a {owner} array but backend={backend!r}; convert it "

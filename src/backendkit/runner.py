@@ -273,7 +273,7 @@ def run_in_backend(
     if not backends.is_installed(name):
         raise BackendNotInstalledError(
             f"run_in_backend({backend!r}, ...) needs {name}, which is not installed: "
-            f"pip install 'backendkit[{name}]'"
+            f"{backends.install_hint(name)}"
         )
     from .keras import keras_backend_name
 

@@ -36,7 +36,6 @@ __all__ = [
 
 #: the environment variable read (once, at first use) for the process-wide default
 ENV_VAR = "BACKENDKIT_BACKEND"
-_DEFAULT = "numpy"
 
 _block: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "backendkit_backend", default=None
@@ -56,7 +55,7 @@ def _process_choice() -> list[str]:
                 # said here, where the variable is read, rather than at some later use
                 raise BackendNotInstalledError(
                     f"{ENV_VAR}={raw!r} asks for the {name} backend, which is not "
-                    f"installed: pip install 'backendkit[{name}]', or unset {ENV_VAR}"
+                    f"installed: {backends.install_hint(name)}, or unset {ENV_VAR}"
                 )
             _process = [name, f"env {ENV_VAR}={raw}"]
         else:
@@ -68,7 +67,7 @@ def _process_choice() -> list[str]:
                 name = backends.canonical_name(persisted, source=f"backend in {path}")
                 _process = [name, f"config {path}"]
             else:
-                _process = [_DEFAULT, "default"]
+                _process = [backends.host_name(), "default"]
     return _process
 
 

@@ -94,7 +94,7 @@ saved["step_single"] = bk.to_numpy(w_one)
 def error_of(thunk):
     try:
         thunk()
-    except Exception as exc:  # every mistake is recorded by its class
+    except Exception as exc:  # noqa: BLE001 - every mistake is recorded by its class
         return type(exc).__name__
     return None
 

@@ -1,23 +1,40 @@
-"""Backends as plug-ins: one class per framework behind one interface (see ``_base``)."""
+"""Backends as plug-ins: one class per framework behind one interface (see ``_base``),
+registered by name (see ``_registry``)."""
 
 from ._base import Backend
 from ._registry import (
     ALIASES,
+    LOADED,
     NAMES,
+    TYPE_CACHES,
     backend_name_of,
     canonical_name,
     check_same_backend,
+    host_name,
+    install_hint,
+    is_framework,
     is_installed,
     load,
+    plugin,
+    register,
+    unregister,
 )
 
 __all__ = [
     "ALIASES",
+    "LOADED",
     "NAMES",
+    "TYPE_CACHES",
     "Backend",
     "backend_name_of",
     "canonical_name",
     "check_same_backend",
+    "host_name",
+    "install_hint",
+    "is_framework",
     "is_installed",
     "load",
+    "plugin",
+    "register",
+    "unregister",
 ]

@@ -32,10 +32,25 @@ class Backend:
 
     #: canonical backend name, as accepted by :func:`backendkit.set_backend`
     name: ClassVar[str]
+    #: other spellings of the name (registered with the plug-in, see _registry.py)
+    aliases: ClassVar[tuple[str, ...]] = ()
     #: the top-level module whose presence in ``sys.modules`` means arrays can exist
     framework: ClassVar[str]
-    #: the pip extra that installs the framework
+    #: every top-level module whose objects (arrays, devices) belong to this backend
+    modules: ClassVar[tuple[str, ...]] = ()
+    #: the pip extra that installs the framework ("" for NumPy, always there)
     extra: ClassVar[str]
+    #: whether this backend's arrays are host data that follow the selection (NumPy's)
+    host: ClassVar[bool] = False
+    #: where ``auto`` ranks this backend among the installed ones (lowest first)
+    auto_rank: ClassVar[int] = 100
+    #: the device kinds the framework can have (devices.py names devices by kind)
+    device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)
+
+    @classmethod
+    def install_hint(cls) -> str:
+        """The command that installs this backend's framework."""
+        return f"pip install 'backendkit[{cls.extra}]'" if cls.extra else "pip install numpy"
 
     #: whether the namespace's functions take NumPy arrays as they are (NumPy's and
     #: JAX's do); if not, backendkit makes them the framework's arrays first

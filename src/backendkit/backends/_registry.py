@@ -1,8 +1,14 @@
 """Which backends exist, which are installed, and which one owns an array.
 
-Nothing here imports a framework except :func:`load`, which a caller reaches only when
-it really needs the backend. Installation is found with ``importlib.util.find_spec``;
-ownership of an array by looking in ``sys.modules`` (see ``_base.py``).
+Every fact about a framework is an attribute of its plug-in class (``_base.py``): its
+name and aliases, its top-level modules, the pip extra that installs it, whether its
+arrays are host data, where ``auto`` ranks it. The registry only knows where each class
+lives, so that adding a backend is one :func:`register` call (tests/test_toy_backend.py
+adds a fourth). A plug-in *module* imports no framework, so reading a class's facts is
+cheap; only :func:`load` creates the backend object, which imports its framework.
+
+Installation is found with ``importlib.util.find_spec``; ownership of an array by
+looking in ``sys.modules`` (see ``_base.py``).
 """
 
 from __future__ import annotations
@@ -12,37 +18,95 @@ import importlib.util
 import threading
 from typing import Any
 
-import numpy as np
-
 from ..errors import BackendMismatchError, BackendNotInstalledError, UnknownBackendError
 from ._base import Backend
 
 __all__ = [
     "ALIASES",
+    "LOADED",
     "NAMES",
+    "TYPE_CACHES",
     "backend_name_of",
     "canonical_name",
     "check_same_backend",
+    "host_name",
+    "install_hint",
+    "is_framework",
     "is_installed",
     "load",
+    "plugin",
+    "register",
+    "unregister",
 ]
 
-#: canonical names, in the order ``auto`` prefers them last to first
-NAMES: tuple[str, ...] = ("numpy", "jax", "torch")
-#: other spellings accepted wherever a backend name is
-ALIASES: dict[str, str] = {"pytorch": "torch"}
-_AUTO_ORDER = ("jax", "torch", "numpy")
-
-_CLASSES = {
-    "numpy": ("backendkit.backends.numpy", "NumpyBackend", "numpy"),
-    "jax": ("backendkit.backends.jax", "JaxBackend", "jax"),
-    "torch": ("backendkit.backends.torch", "TorchBackend", "torch"),
+# name -> "module:Class" until the class is first asked for, then the class itself
+_PLUGINS: dict[str, str | type[Backend]] = {
+    "numpy": "backendkit.backends.numpy:NumpyBackend",
+    "jax": "backendkit.backends.jax:JaxBackend",
+    "torch": "backendkit.backends.torch:TorchBackend",
 }
+#: canonical names, in the order the registry lists them (``available_backends``)
+NAMES: list[str] = list(_PLUGINS)
+#: other spellings accepted wherever a backend name is (each plug-in's ``aliases``)
+ALIASES: dict[str, str] = {"pytorch": "torch"}
 #: the backends loaded so far, by canonical name
 LOADED: dict[str, Backend] = {}
 _LOAD_LOCK = threading.Lock()
 # type -> backend name (or None): recognising an array is a dict look-up after the first.
 _TYPE_CACHE: dict[type, str | None] = {}
+#: every cache keyed by array type, here and in the modules above (dispatch, put/at):
+#: emptied when a backend comes or goes, since a type's owner may change then
+TYPE_CACHES: list[dict[Any, Any]] = [_TYPE_CACHE]
+
+
+def plugin(name: str) -> type[Backend]:
+    """The plug-in class of canonical backend ``name`` (its framework not imported)."""
+    found = _PLUGINS[name]
+    if isinstance(found, str):
+        module_name, _, class_name = found.partition(":")
+        found = _PLUGINS[name] = getattr(importlib.import_module(module_name), class_name)
+    return found
+
+
+def register(cls: type[Backend]) -> None:
+    """Add the backend ``cls`` (a :class:`Backend` subclass) under ``cls.name``.
+
+    Raises
+    ------
+    ArgumentValueError
+        If another backend has that name or one of its aliases.
+    """
+    from ..errors import ArgumentValueError
+
+    taken = {*NAMES, *ALIASES}
+    clash = {cls.name, *cls.aliases} & taken
+    if clash:
+        raise ArgumentValueError(
+            f"cannot register {cls.__name__}: the name(s) {sorted(clash)} are taken by "
+            f"another backend; choose another name"
+        )
+    _PLUGINS[cls.name] = cls
+    NAMES.append(cls.name)
+    ALIASES.update(dict.fromkeys(cls.aliases, cls.name))
+    _forget_types()
+
+
+def unregister(name: str) -> None:
+    """Remove backend ``name`` added by :func:`register` (the built-in ones stay)."""
+    if name in ("numpy", "jax", "torch"):
+        raise UnknownBackendError(f"{name} is built in and cannot be unregistered")
+    _PLUGINS.pop(name, None)
+    LOADED.pop(name, None)
+    if name in NAMES:
+        NAMES.remove(name)
+    for alias in [a for a, n in ALIASES.items() if n == name]:
+        del ALIASES[alias]
+    _forget_types()
+
+
+def _forget_types() -> None:
+    for cache in TYPE_CACHES:
+        cache.clear()
 
 
 def _valid_names() -> str:
@@ -66,19 +130,35 @@ def canonical_name(name: Any, *, source: str = "backend name") -> str:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key == "auto":
-        return next(n for n in _AUTO_ORDER if is_installed(n))
-    if key not in _CLASSES:
+        ranked = sorted(NAMES, key=lambda n: plugin(n).auto_rank)
+        return next(n for n in ranked if is_installed(n))
+    if key not in _PLUGINS:
         raise UnknownBackendError(f"unknown {source} {name!r}; valid names: {_valid_names()}")
     return key
 
 
 def is_installed(name: str) -> bool:
     """Whether the framework of backend ``name`` can be imported (without importing it)."""
-    framework = _CLASSES[name][2]
     try:
-        return importlib.util.find_spec(framework) is not None
+        return importlib.util.find_spec(plugin(name).framework) is not None
     except (ImportError, ValueError):
         return False
+
+
+def install_hint(name: str) -> str:
+    """The command that installs backend ``name``'s framework (the plug-in's extra)."""
+    return plugin(name).install_hint()
+
+
+def host_name() -> str:
+    """The backend whose arrays are host data (NumPy's)."""
+    return next(n for n in NAMES if plugin(n).host)
+
+
+def is_framework(name: str | None) -> bool:
+    """Whether arrays of backend ``name`` choose their backend (the dispatch rule):
+    a framework's, not the host's, and not ``None`` (no backend's)."""
+    return name is not None and not plugin(name).host
 
 
 def load(name: str) -> Backend:
@@ -93,37 +173,36 @@ def load(name: str) -> Backend:
         return LOADED[name]
     except KeyError:
         pass
-    module_name, class_name, framework = _CLASSES[name]
+    cls = plugin(name)
     with _LOAD_LOCK:
         if name not in LOADED:
-            cls = getattr(importlib.import_module(module_name), class_name)
             try:
                 LOADED[name] = cls()
             except ImportError as exc:
                 raise BackendNotInstalledError(
-                    f"the {name} backend needs {framework}, which is not installed "
-                    f"({exc}): pip install 'backendkit[{cls.extra}]'"
+                    f"the {name} backend needs {cls.framework}, which is not installed "
+                    f"({exc}): {cls.install_hint()}"
                 ) from exc
     return LOADED[name]
 
 
 def backend_name_of(x: Any) -> str | None:
-    """The name of the backend that owns array ``x``, or ``None`` if no backend does."""
+    """The name of the backend that owns array ``x``, or ``None`` if no backend does.
+
+    The host backend (NumPy) is asked last, so that a framework whose arrays are a
+    NumPy subclass is recognised as itself.
+    """
     t = type(x)
     try:
         return _TYPE_CACHE[t]
     except KeyError:
         pass
     found = None
-    if t is np.ndarray or isinstance(x, np.ndarray):
-        found = "numpy"
-    else:
-        for name in NAMES[1:]:
-            module_name, class_name, _ = _CLASSES[name]
-            array_type = getattr(importlib.import_module(module_name), class_name).array_type()
-            if array_type is not None and isinstance(x, array_type):
-                found = name
-                break
+    for name in sorted(NAMES, key=lambda n: plugin(n).host):
+        array_type = plugin(name).array_type()
+        if array_type is not None and isinstance(x, array_type):
+            found = name
+            break
     _TYPE_CACHE[t] = found
     return found
 

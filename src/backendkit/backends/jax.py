@@ -15,7 +15,10 @@ __all__ = ["JaxBackend"]
 class JaxBackend(Backend):
     name: ClassVar[str] = "jax"
     framework: ClassVar[str] = "jax"
+    modules: ClassVar[tuple[str, ...]] = ("jax", "jaxlib")
     extra: ClassVar[str] = "jax"
+    auto_rank: ClassVar[int] = 0  # "auto" prefers JAX, as DESC does
+    device_kinds: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "tpu", "mps")
 
     def __init__(self) -> None:
         import jax

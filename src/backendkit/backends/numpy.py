@@ -24,7 +24,10 @@ _UFUNCS = {
 class NumpyBackend(Backend):
     name: ClassVar[str] = "numpy"
     framework: ClassVar[str] = "numpy"
+    modules: ClassVar[tuple[str, ...]] = ("numpy",)
     extra: ClassVar[str] = ""
+    host: ClassVar[bool] = True
+    auto_rank: ClassVar[int] = 99  # the last resort: always there
 
     def __init__(self) -> None:
         self.module = np

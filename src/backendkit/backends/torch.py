@@ -20,8 +20,12 @@ _SCATTER_REDUCE = {"multiply": "prod", "min": "amin", "max": "amax"}
 
 class TorchBackend(Backend):
     name: ClassVar[str] = "torch"
+    aliases: ClassVar[tuple[str, ...]] = ("pytorch",)
     framework: ClassVar[str] = "torch"
+    modules: ClassVar[tuple[str, ...]] = ("torch",)
     extra: ClassVar[str] = "torch"
+    auto_rank: ClassVar[int] = 1
+    device_kinds: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "mps")
     takes_host_arrays: ClassVar[bool] = False
 
     def __init__(self) -> None:

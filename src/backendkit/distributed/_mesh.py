@@ -143,7 +143,7 @@ def _checked(x: Any, where: Mesh, what: str) -> Any:
             f"{type(where).__name__}"
         )
     owner = backends.backend_name_of(x)
-    if owner not in (None, "numpy", where.backend):
+    if backends.is_framework(owner) and owner != where.backend:
         raise BackendMismatchError(
             f"{what}: x is a {owner} array but the mesh is a {where.backend} mesh; make "
             f"the mesh with backend={owner!r}, or convert x (backendkit.convert)"

@@ -242,7 +242,7 @@ def _backend(args: tuple[Any, ...], devices: Any) -> backends.Backend:
     if not isinstance(devices, Mesh):
         return owner
     names = (backends.backend_name_of(x) for x in _tree.leaves(args))
-    framework = {n for n in names if n is not None and n != "numpy"}
+    framework = {n for n in names if backends.is_framework(n)}
     if framework and devices.backend not in framework:
         raise BackendMismatchError(
             f"pmap: the arguments are {', '.join(sorted(framework))} arrays but the mesh is "

@@ -322,7 +322,7 @@ def all_reduce(x: Any, op: str = "sum") -> Any:
 
     def one(leaf: Any) -> Any:
         owner = backends.backend_name_of(leaf)
-        if owner not in (None, "numpy", runtime):
+        if backends.is_framework(owner) and owner != runtime:
             raise BackendMismatchError(
                 f"all_reduce: a {owner} array, but the processes run {runtime}'s runtime; "
                 f"convert it first (backendkit.convert(x, to={runtime!r}))"
