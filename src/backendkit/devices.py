@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from . import _scope, _tree, backends
 from ._host import cpu_name, host_memory
-from .backends import Backend
+from .backends import Backend, DeviceEntry
 from .errors import DeviceError, DeviceFallbackWarning
 
 __all__ = [
@@ -57,7 +57,6 @@ T = TypeVar("T")
 _SPEC = re.compile(r"^\s*(cpu|gpu|cuda|rocm|mps|metal|tpu)\s*(?::\s*(\d+))?\s*$", re.IGNORECASE)
 _KIND_OF = {"cuda": "gpu", "rocm": "gpu", "metal": "mps"}
 # top-level module of a device object's type -> the backend that owns it
-_DEVICE_OWNERS = {"torch": "torch", "jax": "jax", "jaxlib": "jax"}
 _VALID_SPECS = "'cpu', 'gpu', 'gpu:N', 'cuda:N', 'mps', 'tpu:N', a Device or a framework device"
 
 
@@ -126,7 +125,7 @@ class Device:
 
 # ------------------------------------------------------------------ listing
 @functools.cache
-def _entries(name: str) -> tuple[tuple[str, int, str, str, Any], ...]:
+def _entries(name: str) -> tuple[DeviceEntry, ...]:
     # A process's device set is fixed once its framework has started, so look once.
     return tuple(backends.load(name).list_devices())
 
@@ -135,7 +134,7 @@ def _memory(backend: Backend, kind: str, native: Any) -> tuple[int | None, int |
     return host_memory() if kind == "cpu" else backend.memory(native)
 
 
-def _record(backend: Backend, entry: tuple[str, int, str, str, Any]) -> Device:
+def _record(backend: Backend, entry: DeviceEntry) -> Device:
     kind, index, name, plat, native = entry
     free, total = _memory(backend, kind, native)
     return Device(
@@ -200,7 +199,7 @@ def _parse(spec: Any) -> tuple[str, int]:
             raise DeviceError(f"unknown device {spec!r}; valid: {_VALID_SPECS}")
         kind = match.group(1).lower()
         return _KIND_OF.get(kind, kind), int(match.group(2) or 0)
-    owner = _DEVICE_OWNERS.get(type(spec).__module__.partition(".")[0])
+    owner = backends.owner_of_module(type(spec).__module__)
     if owner is None:
         raise DeviceError(
             f"a device must be a string or a device object, got {type(spec).__name__} "
@@ -212,7 +211,7 @@ def _parse(spec: Any) -> tuple[str, int]:
     return key
 
 
-def _find(backend: Backend, kind: str, index: int) -> tuple[str, int, str, str, Any] | None:
+def _find(backend: Backend, kind: str, index: int) -> DeviceEntry | None:
     return next((e for e in _entries(backend.name) if e[:2] == (kind, index)), None)
 
 
@@ -239,7 +238,7 @@ def _resolve(
     fallback: tuple[str, int] | None,
     stacklevel: int,
     why: str = "as fallback= asks",
-) -> tuple[str, int, str, str, Any]:
+) -> DeviceEntry:
     """The device entry for ``kind:index`` on ``backend``, or its fallback (warning
     with ``why``)."""
     entry = _find(backend, kind, index)
@@ -267,7 +266,7 @@ def framework_device(backend: Backend, spec: Any) -> Any:
         lists the devices it has).
     """
     kind, index = _parse(spec)
-    return _resolve(backend, kind, index, None, stacklevel=2)[4]
+    return _resolve(backend, kind, index, None, stacklevel=2).native
 
 
 # ------------------------------------------------------------------ the choice
@@ -279,7 +278,7 @@ class _Choice:
     source: str
     # backend name -> device entry, filled as each backend first needs it, so that a
     # fallback warns once per backend and the look-up is a dict read afterwards
-    entries: dict[str, tuple[str, int, str, str, Any]] = dataclasses.field(default_factory=dict)
+    entries: dict[str, DeviceEntry] = dataclasses.field(default_factory=dict)
     why: str = "as fallback= asks"  # the reason the fallback warning gives
 
 
@@ -344,7 +343,7 @@ def _choose(
     return choice, _record(backend, entry)
 
 
-def _chosen_entry(choice: _Choice, backend: Backend, stacklevel: int) -> tuple[Any, ...]:
+def _chosen_entry(choice: _Choice, backend: Backend, stacklevel: int) -> DeviceEntry:
     try:
         return choice.entries[backend.name]
     except KeyError:
@@ -361,7 +360,7 @@ def _chosen_entry(choice: _Choice, backend: Backend, stacklevel: int) -> tuple[A
     return entry
 
 
-def _device_entry(backend: Backend) -> tuple[Any, ...]:
+def _device_entry(backend: Backend) -> DeviceEntry:
     """The entry of the device that ``backend``'s new arrays go to now."""
     choice = _current_choice()
     if choice is not None:
@@ -369,7 +368,7 @@ def _device_entry(backend: Backend) -> tuple[Any, ...]:
     return _default_entry(backend)
 
 
-def _default_entry(backend: Backend) -> tuple[Any, ...]:
+def _default_entry(backend: Backend) -> DeviceEntry:
     """The entry of the framework's own default device (the CPU where it names none)."""
     native = backend.default_native_device()
     key = None if native is None else backend.device_key(native)
@@ -467,7 +466,7 @@ def default_device(backend: Backend) -> Any:
         If the chosen device is not on ``backend`` and no fallback was given.
     """
     choice = _current_choice()
-    return None if choice is None else _chosen_entry(choice, backend, stacklevel=3)[4]
+    return None if choice is None else _chosen_entry(choice, backend, stacklevel=3).native
 
 
 def get_device() -> Device:
@@ -544,7 +543,7 @@ def memory_info(device: Any = None, backend: str | None = None) -> MemoryInfo:
         entry = _device_entry(b)
     else:
         entry = _resolve(b, *_parse(device), None, stacklevel=2)
-    return MemoryInfo(*_memory(b, entry[0], entry[4]))
+    return MemoryInfo(*_memory(b, entry.kind, entry.native))
 
 
 # ------------------------------------------------------------------ waiting

@@ -28,6 +28,7 @@ naming the value; a dtype a function cannot give raises
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -189,12 +190,10 @@ def _deliver(host: np.ndarray, backend: Backend, dtype: str) -> Any:
     return asarray(np.asarray(host, dtype=dtype), backend=backend.name, dtype=dtype)
 
 
-def _native(
-    kind: str, k: Key, backend: Backend, shape: tuple[int, ...], dtype: str, **params: Any
-) -> Any:
-    out = backend.native_random(
-        kind, k.native_seed(), shape, precision.framework_dtype(backend, dtype), params
-    )
+def _native(draw: Callable[..., Any], k: Key, backend: Backend, dtype: str, *args: Any) -> Any:
+    """``draw(seed, ..., framework dtype, *args)``: one of the backend's ``random_*``
+    methods, its result placed on the selected device."""
+    out = draw(k.native_seed(), *args[:1], precision.framework_dtype(backend, dtype), *args[1:])
     return asarray(out, backend=backend.name)  # onto the selected device
 
 
@@ -244,7 +243,7 @@ def normal(
     k, dims, b = _key(seed), _shape(shape), _backend(backend)
     name = _dtype(dtype, _FLOATS, precision.float_name(b), "normal")
     if native:
-        return _native("normal", k, b, dims, name)
+        return _native(b.random_normal, k, b, name, dims)
     return _deliver(k.generator().standard_normal(dims), b, name)
 
 
@@ -280,7 +279,7 @@ def uniform(
     name = _dtype(dtype, _FLOATS, precision.float_name(b), "uniform")
     low, high = _bounds(low, high)
     if native:
-        return _native("uniform", k, b, dims, name, low=low, high=high)
+        return _native(b.random_uniform, k, b, name, dims, low, high)
     values = np.asarray(low + (high - low) * k.generator().random(dims), dtype=name)
     below_high = np.nextafter(np.asarray(high, dtype=name), np.asarray(low, dtype=name))
     return _deliver(np.minimum(values, below_high), b, name)
@@ -346,7 +345,7 @@ def integers(
             f"low={low}, high={high}"
         )
     if native:
-        return _native("integers", k, b, dims, name, low=low, high=high)
+        return _native(b.random_integers, k, b, name, dims, low, high)
     return _deliver(k.generator().integers(low, high, size=dims, dtype=np.int64), b, name)
 
 
@@ -385,7 +384,7 @@ def permutation(
         if x < 0:
             raise ArgumentValueError(f"permutation: x must be >= 0 or an array, got {x}")
         if native:
-            return _native("permutation", k, b, (), name, n=int(x))
+            return _native(b.random_permutation, k, b, name, int(x))
         return _deliver(k.generator().permutation(int(x)), b, name)
     owner = backends.backend_name_of(x)
     if backends.is_framework(owner):
@@ -401,7 +400,7 @@ def permutation(
     n = int(x.shape[0])
     if native:
         b = backends.load(backends.backend_name_of(x))
-        order = b.to_numpy(_native("permutation", k, b, (), "int64", n=n))
+        order = b.to_numpy(_native(b.random_permutation, k, b, "int64", n))
     else:
         order = k.generator().permutation(n)
     return x[order]
@@ -440,7 +439,7 @@ def phasor(
     name = _dtype(dtype, _COMPLEX, precision.complex_name(b), "phasor")
     if native:
         real = "float32" if name == "complex64" else "float64"
-        theta = _native("uniform", k, b, dims, real, low=-math.pi, high=math.pi)
+        theta = _native(b.random_uniform, k, b, real, dims, -math.pi, math.pi)
         return asarray(b.namespace.exp(1j * theta), backend=b.name, dtype=name)
     theta = -math.pi + 2 * math.pi * k.generator().random(dims)
     return _deliver(np.exp(1j * theta), b, name)

@@ -1,7 +1,7 @@
 """Backends as plug-ins: one class per framework behind one interface (see ``_base``),
 registered by name (see ``_registry``)."""
 
-from ._base import Backend
+from ._base import Backend, DeviceEntry
 from ._registry import (
     ALIASES,
     LOADED,
@@ -15,6 +15,7 @@ from ._registry import (
     is_framework,
     is_installed,
     load,
+    owner_of_module,
     plugin,
     register,
     unregister,
@@ -26,6 +27,7 @@ __all__ = [
     "NAMES",
     "TYPE_CACHES",
     "Backend",
+    "DeviceEntry",
     "backend_name_of",
     "canonical_name",
     "check_same_backend",
@@ -34,6 +36,7 @@ __all__ = [
     "is_framework",
     "is_installed",
     "load",
+    "owner_of_module",
     "plugin",
     "register",
     "unregister",

@@ -14,13 +14,23 @@ Behaviour that is the same on every backend lives once in the concern modules
 from __future__ import annotations
 
 import sys
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from ..errors import UnknownDtypeError
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "DeviceEntry"]
+
+
+class DeviceEntry(NamedTuple):
+    """One device a backend can put arrays on, as its plug-in reports it."""
+
+    kind: str  #: "cpu", "gpu", "mps" or "tpu"
+    index: int  #: its index among the devices of that kind
+    name: str  #: the framework's name for it ("" for the CPU, named from the OS)
+    platform: str  #: "cpu", "cuda", "rocm", "mps", "metal" or "tpu"
+    native: Any  #: the framework's device object
 
 
 class Backend:
@@ -150,23 +160,16 @@ class Backend:
     # ------------------------------------------------------------------ devices
     # Only what differs by framework; specs, selection, fallback, the CPU's memory and
     # pytrees are handled once, in backendkit/devices.py.
-    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
-        """The devices this process can put arrays on, the CPU first.
-
-        Each is ``(kind, index, name, platform, native)``: kind ``cpu``, ``gpu``,
-        ``mps`` or ``tpu``; the index among devices of that kind; the framework's name
-        for it (``""`` for the CPU, which backendkit names from the OS); the platform
-        (``cpu``, ``cuda``, ``rocm``, ``mps``, ``metal``, ``tpu``); and the
-        framework's device object.
-        """
+    def list_devices(self) -> list[DeviceEntry]:
+        """The devices this process can put arrays on, the CPU first."""
         raise NotImplementedError(f"{self.name} does not list its devices")
 
     def device_key(self, native: Any) -> tuple[str, int] | None:
         """``(kind, index)`` of this framework's device object ``native``, ``None`` if
         it is not one of the devices :meth:`list_devices` reports."""
-        for kind, index, _, _, obj in self.list_devices():
-            if obj == native:
-                return kind, index
+        for entry in self.list_devices():
+            if entry.native == native:
+                return entry.kind, entry.index
         return None
 
     def default_native_device(self) -> Any:
@@ -276,12 +279,26 @@ class Backend:
         )
 
     # ------------------------------------------------------------------ random
-    def native_random(
-        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
+    # The framework's own generator, seeded with ``seed`` (backendkit.random's
+    # native=True): reproducible on this backend, not the same values across backends.
+    def random_normal(self, seed: int, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Standard normal values of ``dtype`` (the framework's)."""
+        raise NotImplementedError(f"{self.name} has no native random generator in backendkit")
+
+    def random_uniform(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: float, high: float
     ) -> Any:
-        """Random values from the framework's own generator seeded with ``seed``:
-        ``kind`` is ``normal``, ``uniform`` (``low``, ``high``), ``integers`` (``low``,
-        ``high``) or ``permutation`` (``n``)."""
+        """Values uniform in ``[low, high)``."""
+        raise NotImplementedError(f"{self.name} has no native random generator in backendkit")
+
+    def random_integers(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: int, high: int
+    ) -> Any:
+        """Integers uniform in ``[low, high)``."""
+        raise NotImplementedError(f"{self.name} has no native random generator in backendkit")
+
+    def random_permutation(self, seed: int, n: int, dtype: Any) -> Any:
+        """A permutation of ``0 .. n-1``."""
         raise NotImplementedError(f"{self.name} has no native random generator in backendkit")
 
     def __repr__(self) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "is_framework",
     "is_installed",
     "load",
+    "owner_of_module",
     "plugin",
     "register",
     "unregister",
@@ -153,6 +154,12 @@ def install_hint(name: str) -> str:
 def host_name() -> str:
     """The backend whose arrays are host data (NumPy's)."""
     return next(n for n in NAMES if plugin(n).host)
+
+
+def owner_of_module(module: str) -> str | None:
+    """The backend whose framework module ``module`` (``"jaxlib._jax"``) belongs to."""
+    top = module.partition(".")[0]
+    return next((n for n in NAMES if top in plugin(n).modules and not plugin(n).host), None)
 
 
 def is_framework(name: str | None) -> bool:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ArgumentValueError, DtypeUnavailableError
-from ._base import Backend
+from ._base import Backend, DeviceEntry
 
 __all__ = ["JaxBackend"]
 
@@ -87,7 +87,7 @@ class JaxBackend(Backend):
     _DEVICE_KINDS: ClassVar[dict[str, str]] = {"cpu": "cpu", "gpu": "gpu", "tpu": "tpu"}
     _DEVICE_KINDS.update(cuda="gpu", rocm="gpu", metal="mps")
 
-    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
+    def list_devices(self) -> list[DeviceEntry]:
         jax = self.module
         platforms = ["cpu"]
         if jax.default_backend() != "cpu":
@@ -106,7 +106,7 @@ class JaxBackend(Backend):
                     plat = "rocm" if "rocm" in version else "cuda"
                 kind = self._DEVICE_KINDS.get(plat, plat)
                 name = "" if kind == "cpu" else str(device.device_kind)
-                found.append((kind, index, name, plat, device))
+                found.append(DeviceEntry(kind, index, name, plat, device))
         return found
 
     def default_native_device(self) -> Any:
@@ -217,15 +217,22 @@ class JaxBackend(Backend):
         return self.module.jacobian(fun, argnums=argnums, has_aux=has_aux)
 
     # ------------------------------------------------------------------ random
-    def native_random(
-        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
+    def random_normal(self, seed: int, shape: tuple[int, ...], dtype: Any) -> Any:
+        jr = self.module.random
+        return jr.normal(jr.key(seed), shape, dtype)
+
+    def random_uniform(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: float, high: float
     ) -> Any:
         jr = self.module.random
-        key = jr.key(seed)
-        if kind == "normal":
-            return jr.normal(key, shape, dtype)
-        if kind == "uniform":
-            return jr.uniform(key, shape, dtype, minval=params["low"], maxval=params["high"])
-        if kind == "integers":
-            return jr.randint(key, shape, params["low"], params["high"], dtype)
-        return jr.permutation(key, params["n"]).astype(dtype)
+        return jr.uniform(jr.key(seed), shape, dtype, minval=low, maxval=high)
+
+    def random_integers(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: int, high: int
+    ) -> Any:
+        jr = self.module.random
+        return jr.randint(jr.key(seed), shape, low, high, dtype)
+
+    def random_permutation(self, seed: int, n: int, dtype: Any) -> Any:
+        jr = self.module.random
+        return jr.permutation(jr.key(seed), n).astype(dtype)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import Backend
+from ._base import Backend, DeviceEntry
 
 __all__ = ["NumpyBackend"]
 
@@ -62,24 +62,28 @@ class NumpyBackend(Backend):
     # ------------------------------------------------------------------ devices
     # NumPy has the CPU alone, and NumPy 1.x creation functions take no device
     # argument: its device object is None, which backendkit never passes on.
-    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
-        return [("cpu", 0, "", "cpu", None)]
+    def list_devices(self) -> list[DeviceEntry]:
+        return [DeviceEntry("cpu", 0, "", "cpu", None)]
 
     def default_native_device(self) -> Any:
         return None
 
     # ------------------------------------------------------------------ random
-    def native_random(
-        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
-    ) -> Any:
+    def random_normal(self, seed: int, shape: tuple[int, ...], dtype: Any) -> Any:
+        # NumPy draws normals in float32 and float64 only; others are cast from float64
+        own = dtype if np.dtype(dtype) in (np.float32, np.float64) else np.float64
         gen = np.random.default_rng(seed)
-        if kind == "normal":
-            # NumPy draws normals in float32 and float64 only; others are cast from float64
-            own = dtype if np.dtype(dtype) in (np.float32, np.float64) else np.float64
-            return gen.standard_normal(shape, dtype=own).astype(dtype, copy=False)
-        if kind == "uniform":
-            low, high = params["low"], params["high"]
-            return (low + (high - low) * gen.random(shape)).astype(dtype)
-        if kind == "integers":
-            return gen.integers(params["low"], params["high"], size=shape, dtype=dtype)
-        return gen.permutation(params["n"]).astype(dtype)
+        return gen.standard_normal(shape, dtype=own).astype(dtype, copy=False)
+
+    def random_uniform(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: float, high: float
+    ) -> Any:
+        return (low + (high - low) * np.random.default_rng(seed).random(shape)).astype(dtype)
+
+    def random_integers(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: int, high: int
+    ) -> Any:
+        return np.random.default_rng(seed).integers(low, high, size=shape, dtype=dtype)
+
+    def random_permutation(self, seed: int, n: int, dtype: Any) -> Any:
+        return np.random.default_rng(seed).permutation(n).astype(dtype)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import _indexing, _tree
-from ._base import Backend
+from ._base import Backend, DeviceEntry
 
 __all__ = ["TorchBackend"]
 
@@ -199,16 +199,16 @@ class TorchBackend(Backend):
     #: torch device type -> backendkit device kind (ROCm GPUs are "cuda" in torch too)
     _DEVICE_KINDS: ClassVar[dict[str, str]] = {"cpu": "cpu", "cuda": "gpu", "mps": "mps"}
 
-    def list_devices(self) -> list[tuple[str, int, str, str, Any]]:
+    def list_devices(self) -> list[DeviceEntry]:
         torch = self.module
-        found: list[tuple[str, int, str, str, Any]] = [("cpu", 0, "", "cpu", torch.device("cpu"))]
+        found = [DeviceEntry("cpu", 0, "", "cpu", torch.device("cpu"))]
         if torch.cuda.is_available():
             platform = "rocm" if torch.version.hip else "cuda"
             for i in range(torch.cuda.device_count()):
                 name = torch.cuda.get_device_name(i)
-                found.append(("gpu", i, name, platform, torch.device("cuda", i)))
+                found.append(DeviceEntry("gpu", i, name, platform, torch.device("cuda", i)))
         if torch.backends.mps.is_available():
-            found.append(("mps", 0, "Apple MPS", "mps", torch.device("mps", 0)))
+            found.append(DeviceEntry("mps", 0, "Apple MPS", "mps", torch.device("mps", 0)))
         return found
 
     def device_key(self, native: Any) -> tuple[str, int] | None:
@@ -325,16 +325,24 @@ class TorchBackend(Backend):
         return tensors_only, rebuild
 
     # ------------------------------------------------------------------ random
-    def native_random(
-        self, kind: str, seed: int, shape: tuple[int, ...], dtype: Any, params: dict[str, Any]
+    # on the CPU; backendkit moves the result where it belongs
+    def _generator(self, seed: int) -> Any:
+        return self.module.Generator().manual_seed(seed)
+
+    def random_normal(self, seed: int, shape: tuple[int, ...], dtype: Any) -> Any:
+        return self.module.randn(shape, generator=self._generator(seed), dtype=dtype)
+
+    def random_uniform(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: float, high: float
     ) -> Any:
-        torch = self.module
-        gen = torch.Generator().manual_seed(seed)  # on the CPU; backendkit moves the result
-        if kind == "normal":
-            return torch.randn(shape, generator=gen, dtype=dtype)
-        if kind == "uniform":
-            low, high = params["low"], params["high"]
-            return low + (high - low) * torch.rand(shape, generator=gen, dtype=dtype)
-        if kind == "integers":
-            return torch.randint(params["low"], params["high"], shape, generator=gen, dtype=dtype)
-        return torch.randperm(params["n"], generator=gen, dtype=dtype)
+        unit = self.module.rand(shape, generator=self._generator(seed), dtype=dtype)
+        return low + (high - low) * unit
+
+    def random_integers(
+        self, seed: int, shape: tuple[int, ...], dtype: Any, low: int, high: int
+    ) -> Any:
+        gen = self._generator(seed)
+        return self.module.randint(low, high, shape, generator=gen, dtype=dtype)
+
+    def random_permutation(self, seed: int, n: int, dtype: Any) -> Any:
+        return self.module.randperm(n, generator=self._generator(seed), dtype=dtype)
