@@ -43,6 +43,7 @@ import backendkit as bk
 import backendkit.keras as bkeras
 import backendkit.random as bkr
 from backendkit import config, precision, selection
+from backendkit.bench import flare_cnn
 from backendkit.errors import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -395,8 +396,8 @@ bad("keras", "load_model zip with a broken config",
     lambda c: bkeras.load_model(keras_file(c, "b.keras", {"config.json": b"{x"})), ModelFileError,
     "not valid JSON", on=NONE)  # fmt: skip
 bad("keras", "predict missing file", lambda c: bkeras.predict(c.scratch / "no.keras", np.ones((1, 8, 1))), ModelFileError, on=NONE)  # fmt: skip
-bad("keras", "flare_cnn window 3", lambda c: bkeras.flare_cnn(3), ArgumentValueError, on=NONE)
-bad("keras", "flare_cnn window str", lambda c: bkeras.flare_cnn("200"), ArgumentTypeError, on=NONE)
+bad("keras", "flare_cnn window 3", lambda c: flare_cnn(3), ArgumentValueError, on=NONE)
+bad("keras", "flare_cnn window str", lambda c: flare_cnn("200"), ArgumentTypeError, on=NONE)
 
 # ================================================================= runner
 _run = bk.run_in_backend

@@ -233,7 +233,7 @@ def save_models(folder: str) -> None:
     input leaves its length open, saved with fixed weights."""
     import keras
 
-    from backendkit.keras import flare_cnn
+    from backendkit.bench import flare_cnn
 
     keras.utils.set_random_seed(0)
     flare_cnn(16).save(f"{folder}/cnn.keras")

@@ -24,6 +24,7 @@ from conftest import run_python, skip_unless_installed
 import backendkit as bk
 import backendkit.keras as bkeras
 from backendkit import config
+from backendkit.bench import flare_cnn
 from backendkit.errors import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -63,7 +64,7 @@ def homes(tmp_path, monkeypatch):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     monkeypatch.delitem(sys.modules, "keras", raising=False)
-    monkeypatch.setattr(bkeras, "_configured", {})  # no configure() of another test
+    monkeypatch.setattr(bkeras._choice, "_configured", {})  # no configure() of another test
     return keras_home, config_dir
 
 
@@ -353,7 +354,7 @@ def test_keras_functions_point_keras_at_the_persisted_accelerator(homes):
     proc = run_python(
         """
         import os
-        from backendkit.keras import flare_cnn
+        from backendkit.bench import flare_cnn
         before = os.environ.get("KERAS_TORCH_DEVICE")
         flare_cnn(8)
         import keras
@@ -701,7 +702,7 @@ def test_model_path_errors(tmp_path):
 )
 def test_flare_cnn_rejects_bad_window(window, error):
     with pytest.raises(error, match="window must be an integer of at least 4"):
-        bkeras.flare_cnn(window)
+        flare_cnn(window)
     assert "keras" not in sys.modules
 
 
@@ -776,7 +777,7 @@ def test_keras_failure_while_loading_is_a_model_file_error(homes, tmp_path):
 @pytest.mark.skipif(_installed("tensorflow"), reason="tensorflow is installed")
 def test_keras_default_without_tensorflow_is_refused():
     with pytest.raises(KerasBackendError, match=r"configure\('jax'\)"):
-        bkeras.flare_cnn()
+        flare_cnn()
     assert "keras" not in sys.modules
 
 
@@ -784,7 +785,7 @@ def build_and_save(path: str, window: int) -> list:
     import keras
 
     keras.utils.set_random_seed(0)
-    model = bkeras.flare_cnn(window)
+    model = flare_cnn(window)
     model.save(path)
     return [
         (layer.__class__.__name__, {k: layer.get_config().get(k) for k in _LAYER_KEYS})

@@ -16,7 +16,6 @@ import pytest
 from conftest import run_python, skip_unless_installed
 
 import backendkit as bk
-import backendkit.keras as bkeras
 from backendkit import runner
 from backendkit.errors import (
     ArgumentTypeError,
@@ -103,7 +102,6 @@ def test_returns_result_and_selects_backend(backend):
 
 def test_reexported():
     assert bk.run_in_backend is runner.run_in_backend
-    assert bkeras.run_in_backend is runner.run_in_backend
 
 
 def test_alias_and_keras_backend_override():

@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
     sys.path[:] = [*message["sys_path"], *(p for p in sys.path if p not in message["sys_path"])]
     try:
         if message["accelerator"] is not None:
-            from .keras import check_accelerator
+            from .keras._environment import check_accelerator
 
             for framework in message["frameworks"]:
                 check_accelerator(framework, message["accelerator"])

@@ -50,6 +50,7 @@ from .errors import (
     RunnerError,
     RunnerTimeoutError,
 )
+from .keras._environment import framework_environment, keras_backend_name
 from .selection import ENV_VAR
 
 __all__ = ["RemoteTraceback", "run_in_backend"]
@@ -80,7 +81,6 @@ def _child_environment(
     accelerator: str | None,
     env: Mapping[str, str] | None,
 ) -> dict[str, str]:
-    from .keras import framework_environment
 
     chosen = framework_environment(keras_backend, accelerator)
     if backend != keras_backend and backend != "numpy":
@@ -275,7 +275,6 @@ def run_in_backend(
             f"run_in_backend({backend!r}, ...) needs {name}, which is not installed: "
             f"{backends.install_hint(name)}"
         )
-    from .keras import keras_backend_name
 
     keras_name = name if keras_backend is None else keras_backend_name(keras_backend)
     full_env = _child_environment(name, keras_name, accelerator, env)

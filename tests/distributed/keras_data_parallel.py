@@ -14,8 +14,8 @@ import json
 import keras
 import numpy as np
 
+from backendkit.bench import flare_cnn
 from backendkit.distributed import keras_data_parallel
-from backendkit.keras import flare_cnn
 
 STEPS, BATCH, WINDOW = 3, 64, 200
 rng = np.random.default_rng(0)

@@ -57,10 +57,22 @@ class Backend:
     #: the device kinds the framework can have (devices.py names devices by kind)
     device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)
 
+    #: the environment variables that point this framework at a device kind in a process
+    #: about to import it (a child of run_in_backend, Keras): kind -> variables
+    device_environment: ClassVar[dict[str, dict[str, str]]] = {"cpu": {}}
+    #: what to install for an accelerator kind this framework's build lacks
+    accelerator_install: ClassVar[dict[str, str]] = {}
+
     @classmethod
     def install_hint(cls) -> str:
         """The command that installs this backend's framework."""
         return f"pip install 'backendkit[{cls.extra}]'" if cls.extra else "pip install numpy"
+
+    @classmethod
+    def lacks_accelerator(cls, kind: str) -> str | None:
+        """Why this framework cannot use device ``kind`` on this machine, or ``None`` if
+        it can; found without initialising the framework's runtime (and never keras)."""
+        return None if kind == "cpu" else f"the {cls.name} backend runs on the CPU only"
 
     #: whether the namespace's functions take NumPy arrays as they are (NumPy's and
     #: JAX's do); if not, backendkit makes them the framework's arrays first

@@ -12,6 +12,25 @@ from ._base import Backend, DeviceEntry
 __all__ = ["JaxBackend"]
 
 
+def _has_jax_plugin(prefixes: tuple[str, ...]) -> bool:
+    """Whether an accelerator plugin of jax's is installed, found by its entry points and
+    module names: looking does not initialise jax, which would fix its platforms."""
+    import importlib.util
+    import os
+    from importlib.metadata import entry_points
+
+    names = {ep.name for ep in entry_points(group="jax_plugins")}
+    for module in ("jax_plugins", "jaxlib"):
+        spec = importlib.util.find_spec(module)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            if os.path.isdir(folder):
+                names.update(os.listdir(folder))
+    for prefix in ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin"):
+        if importlib.util.find_spec(prefix) is not None:
+            names.add(prefix)
+    return any(name.lower().startswith(prefixes) for name in names)
+
+
 class JaxBackend(Backend):
     name: ClassVar[str] = "jax"
     framework: ClassVar[str] = "jax"
@@ -19,6 +38,25 @@ class JaxBackend(Backend):
     extra: ClassVar[str] = "jax"
     auto_rank: ClassVar[int] = 0  # "auto" prefers JAX, as DESC does
     device_kinds: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "tpu", "mps")
+    # jax reads JAX_PLATFORMS at first use; cpu is listed too, so that host-side work
+    # still has a device
+    device_environment: ClassVar[dict[str, dict[str, str]]] = {
+        "cpu": {"JAX_PLATFORMS": "cpu"},
+        "gpu": {"JAX_PLATFORMS": "gpu,cpu"},
+        "mps": {"JAX_PLATFORMS": "METAL,cpu"},
+    }
+    accelerator_install: ClassVar[dict[str, str]] = {
+        "gpu": "pip install 'jax[cuda12]' (or a ROCm build of jax)",
+        "mps": "pip install jax-metal",
+    }
+
+    @classmethod
+    def lacks_accelerator(cls, kind: str) -> str | None:
+        if kind == "cpu":
+            return None
+        prefixes = ("xla_cuda", "xla_rocm", "jax_cuda", "jax_rocm", "cuda")
+        found = _has_jax_plugin(prefixes if kind == "gpu" else ("metal",))
+        return None if found else f"the installed jax has no {kind} plugin"
 
     def __init__(self) -> None:
         import jax

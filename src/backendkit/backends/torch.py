@@ -26,6 +26,29 @@ class TorchBackend(Backend):
     extra: ClassVar[str] = "torch"
     auto_rank: ClassVar[int] = 1
     device_kinds: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "mps")
+    # Keras' torch backend reads KERAS_TORCH_DEVICE
+    device_environment: ClassVar[dict[str, dict[str, str]]] = {
+        "cpu": {"KERAS_TORCH_DEVICE": "cpu"},
+        "gpu": {"KERAS_TORCH_DEVICE": "cuda"},
+        "mps": {"KERAS_TORCH_DEVICE": "mps"},
+    }
+    accelerator_install: ClassVar[dict[str, str]] = {
+        "gpu": "install a CUDA or ROCm build of torch (see pytorch.org)",
+        "mps": "use an Apple-silicon Mac with macOS 12.3 or later",
+    }
+
+    @classmethod
+    def lacks_accelerator(cls, kind: str) -> str | None:
+        if kind == "cpu":
+            return None
+        import torch  # asking torch starts no runtime that fixes anything
+
+        if kind == "gpu":
+            ok = torch.cuda.is_available()
+            return None if ok else f"torch {torch.__version__} sees no CUDA or ROCm GPU"
+        ok = torch.backends.mps.is_available()
+        return None if ok else f"torch {torch.__version__} has no MPS device"
+
     takes_host_arrays: ClassVar[bool] = False
 
     def __init__(self) -> None:

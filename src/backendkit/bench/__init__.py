@@ -13,6 +13,7 @@ are imported when a run or a plot needs them.
 """
 
 from .engine import benchmark
+from .flare import flare_cnn
 from .model import ModelWorkload, model_workload
 from .result import BenchmarkResult, Measurement, Run
 from .workloads import WORKLOADS, Workload, get_workload
@@ -25,6 +26,7 @@ __all__ = [
     "Run",
     "Workload",
     "benchmark",
+    "flare_cnn",
     "get_workload",
     "model_workload",
 ]

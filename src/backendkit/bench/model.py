@@ -232,9 +232,9 @@ def model_workload(
     ...
     backendkit.errors.ModelFileError: no Keras model at 'no/such/model.keras' ...
     """
-    from ..keras import _model_archive
+    from ..keras._models import model_archive
 
-    archive = _model_archive(path).resolve()
+    archive = model_archive(path).resolve()
     shapes = _shapes_for(archive, _given_shapes(input_shape), _declared_shapes(archive))
     if batch_size is not None and (
         isinstance(batch_size, bool)

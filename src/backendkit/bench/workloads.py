@@ -244,11 +244,11 @@ def _fori_put(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, ...]
 
 # ------------------------------------------------------------------ Keras
 def _cnn_predict(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-    from .. import keras as bk_keras
     from .. import to_numpy
+    from .flare import flare_cnn
 
     random = _random()
-    model = bk_keras.flare_cnn(window=200)
+    model = flare_cnn(window=200)
     # Keras' initialisers draw from each backend's own generator; weights from
     # backendkit.random are the same everywhere, so the predictions can be compared.
     weights = [
@@ -361,7 +361,7 @@ WORKLOADS: dict[str, Workload] = _table(
     ),
     Workload(
         "cnn_predict", _cnn_predict, (64, 1024), "windows (of 200 cadences)",
-        "stella-style flare CNN (backendkit.keras.flare_cnn) predicting a batch of windows",
+        "stella-style flare CNN (backendkit.bench.flare_cnn) predicting a batch of windows",
         rtol=0.0, atol=1e-5, keras=True,
     ),
 )  # fmt: skip

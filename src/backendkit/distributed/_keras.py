@@ -54,6 +54,7 @@ def keras_data_parallel(devices: int | list[Any] | None = None) -> Any:
 
     Examples
     --------
+    >>> from backendkit.bench import flare_cnn
     >>> from backendkit.distributed import keras_data_parallel
     >>> with keras_data_parallel(8).scope():  # doctest: +SKIP
     ...     model = flare_cnn()
