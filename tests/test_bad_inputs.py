@@ -60,7 +60,7 @@ from backendkit.errors import (
     UnknownDtypeError,
 )
 
-devices_module = importlib.import_module("backendkit.devices")  # bk.devices: the function
+devices_module = importlib.import_module("backendkit._devices")  # bk.devices: the function
 
 EVERY = tuple(BACKENDS)  # the row runs under each backend
 NONE = ("-",)  # the row does not depend on the backend: it runs once

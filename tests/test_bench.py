@@ -235,7 +235,7 @@ def test_every_timed_call_is_waited_for(monkeypatch):
         return x
 
     # the module, not backendkit.devices, which is the function devices()
-    monkeypatch.setattr(sys.modules["backendkit.devices"], "block_until_ready", record)
+    monkeypatch.setattr(sys.modules["backendkit._devices"], "block_until_ready", record)
     calls = []
 
     def setup(size, seed):

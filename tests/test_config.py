@@ -14,7 +14,7 @@ import backendkit as bk
 from backendkit import config
 from backendkit.errors import BackendError, ConfigError
 
-D = importlib.import_module("backendkit.devices")  # bk.devices: the function
+D = importlib.import_module("backendkit._devices")  # bk.devices: the function
 
 
 def test_read_missing_file_is_empty(tmp_path):

@@ -22,7 +22,7 @@ from backendkit import _host, _tree, backends
 from backendkit.errors import BackendError, DeviceError, DeviceFallbackWarning
 
 # the module: ``bk.devices`` is the function of the same name
-D = importlib.import_module("backendkit.devices")
+D = importlib.import_module("backendkit._devices")
 
 GIB = 2**30
 KIND_OF_PLATFORM = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps", "tpu": "tpu"}

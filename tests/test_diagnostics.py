@@ -18,7 +18,7 @@ from conftest import run_python
 import backendkit as bk
 from backendkit import diagnostics
 
-D = importlib.import_module("backendkit.devices")
+D = importlib.import_module("backendkit._devices")
 NOT_IMPORTED = ["jax", "jaxlib", "torch", "keras", "tensorflow"]
 
 

@@ -308,7 +308,7 @@ def test_a_persisted_accelerator_that_is_no_device_kind_names_the_file(homes, va
 NEXT_SESSION = """
 import warnings, json
 import backendkit as bk
-from backendkit.devices import device_source
+from backendkit import device_source
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     seen = {}

@@ -16,7 +16,7 @@ import backendkit as bk
 from backendkit import backends, precision, selection
 
 # ``backendkit.devices`` is the function; its module is what holds the block variable
-devices_module = importlib.import_module("backendkit.devices")
+devices_module = importlib.import_module("backendkit._devices")
 
 INSTALLED = bk.available_backends()
 

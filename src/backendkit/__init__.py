@@ -1,60 +1,33 @@
 """backendkit: one scientific code path for NumPy, JAX and PyTorch.
 
-This module only re-exports; importing it imports no jax, torch or keras and changes
-nothing in the process (see ``backends/_base.py`` for why and how).
+This module only re-exports. Every name is imported at its first use (PEP 562), so that
+``import backendkit`` costs little more than NumPy's import and imports no jax, torch or
+keras; nothing at import changes the process (see ``backends/_base.py`` for why and
+how). The modules are laid out in floors, each importing only from the floors below
+(ARCHITECTURE.md).
 """
 
 from typing import TYPE_CHECKING, Any
 
-from ._dispatch import backend_of
 from ._version import __version__
-from .arrays import asarray, convert, to_numpy
 
-# ``devices`` is both a function and the module defining it: importing the module
-# anywhere would set ``backendkit.devices`` to the module, so it is imported here,
-# eagerly, and the function bound last.
-from .devices import (
-    Device,
-    MemoryInfo,
-    block_until_ready,
-    devices,
-    get_device,
-    memory_info,
-    set_device,
-    use_device,
-)
-from .errors import (
-    ArgumentTypeError,
-    ArgumentValueError,
-    AxisNameError,
-    BackendError,
-    BackendMismatchError,
-    BackendNotInstalledError,
-    BenchmarkError,
-    ControlFlowError,
-    DeviceError,
-    DeviceFallbackWarning,
-    DistributedError,
-    DistributedTimeoutError,
-    DtypeUnavailableError,
-    IndexOutOfBoundsError,
-    KerasBackendError,
-    ModelFileError,
-    RunnerError,
-    RunnerTimeoutError,
-    UnknownBackendError,
-    UnknownDtypeError,
-)
-from .functional import at, put
-from .namespace import namespace, xp
-from .selection import available_backends, get_backend, set_backend, use_backend
-
-# Re-exported on first use (PEP 562), so that ``import backendkit`` does not pay for
-# modules a script may never touch (see benchmarks/overhead.py for the import time).
-_LAZY = {
-    "random": None,  # the submodule itself
-    "distributed": None,  # the submodule itself
-    "pmap": "distributed",
+# public name -> the module that defines it (None: the name is a submodule itself)
+_LAZY: dict[str, str | None] = {
+    "Device": "_devices",
+    "MemoryInfo": "_devices",
+    "block_until_ready": "_devices",
+    "device_source": "_devices",
+    "devices": "_devices",
+    "get_device": "_devices",
+    "memory_info": "_devices",
+    "set_device": "_devices",
+    "use_device": "_devices",
+    "backend_of": "_dispatch",
+    "namespace": "_namespace",
+    "xp": "_namespace",
+    "asarray": "arrays",
+    "convert": "arrays",
+    "to_numpy": "arrays",
     "benchmark": "bench",
     "cond": "control",
     "fori_loop": "control",
@@ -63,25 +36,92 @@ _LAZY = {
     "while_loop": "control",
     "check_backend": "diagnostics",
     "print_backend_info": "diagnostics",
+    "pmap": "distributed",
+    "ArgumentTypeError": "errors",
+    "ArgumentValueError": "errors",
+    "AxisNameError": "errors",
+    "BackendError": "errors",
+    "BackendMismatchError": "errors",
+    "BackendNotInstalledError": "errors",
+    "BenchmarkError": "errors",
+    "ControlFlowError": "errors",
+    "DeviceError": "errors",
+    "DeviceFallbackWarning": "errors",
+    "DistributedError": "errors",
+    "DistributedTimeoutError": "errors",
+    "DtypeUnavailableError": "errors",
+    "IndexOutOfBoundsError": "errors",
+    "KerasBackendError": "errors",
+    "ModelFileError": "errors",
+    "RunnerError": "errors",
+    "RunnerTimeoutError": "errors",
+    "UnknownBackendError": "errors",
+    "UnknownDtypeError": "errors",
+    "at": "functional",
+    "put": "functional",
     "get_default_dtype": "precision",
     "set_default_dtype": "precision",
     "use_dtype": "precision",
     "run_in_backend": "runner",
+    "available_backends": "selection",
+    "get_backend": "selection",
+    "set_backend": "selection",
+    "use_backend": "selection",
     "grad": "transforms",
     "jacobian": "transforms",
     "jit": "transforms",
     "value_and_grad": "transforms",
     "vmap": "transforms",
+    "distributed": None,
+    "random": None,
 }
 
 if TYPE_CHECKING:
     from . import distributed, random
+    from ._devices import (
+        Device,
+        MemoryInfo,
+        block_until_ready,
+        device_source,
+        devices,
+        get_device,
+        memory_info,
+        set_device,
+        use_device,
+    )
+    from ._dispatch import backend_of
+    from ._namespace import namespace, xp
+    from .arrays import asarray, convert, to_numpy
     from .bench import benchmark
     from .control import cond, fori_loop, scan, switch, while_loop
     from .diagnostics import check_backend, print_backend_info
     from .distributed import pmap
+    from .errors import (
+        ArgumentTypeError,
+        ArgumentValueError,
+        AxisNameError,
+        BackendError,
+        BackendMismatchError,
+        BackendNotInstalledError,
+        BenchmarkError,
+        ControlFlowError,
+        DeviceError,
+        DeviceFallbackWarning,
+        DistributedError,
+        DistributedTimeoutError,
+        DtypeUnavailableError,
+        IndexOutOfBoundsError,
+        KerasBackendError,
+        ModelFileError,
+        RunnerError,
+        RunnerTimeoutError,
+        UnknownBackendError,
+        UnknownDtypeError,
+    )
+    from .functional import at, put
     from .precision import get_default_dtype, set_default_dtype, use_dtype
     from .runner import run_in_backend
+    from .selection import available_backends, get_backend, set_backend, use_backend
     from .transforms import grad, jacobian, jit, value_and_grad, vmap
 
 
@@ -136,6 +176,7 @@ __all__ = [
     "check_backend",
     "cond",
     "convert",
+    "device_source",
     "devices",
     "distributed",
     "fori_loop",

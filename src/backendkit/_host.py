@@ -1,6 +1,6 @@
 """The host machine, read from the operating system: CPU name, RAM, package versions.
 
-Shared by the device records (:mod:`backendkit.devices`), the diagnostics report and
+Shared by the device records (:mod:`backendkit._devices`), the diagnostics report and
 the benchmark's environment record, so that all three describe the machine the same
 way. Nothing here imports a framework or shells out; ``importlib.metadata`` (tens of
 milliseconds to import) is imported only when a version is asked for.

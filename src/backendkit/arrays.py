@@ -38,7 +38,7 @@ def _dtype_arg(backend: backends.Backend, dtype: Any, data: Any = None) -> Any:
 
 
 def _device_arg(backend: backends.Backend, device: Any) -> Any:
-    from .devices import default_device, framework_device
+    from ._devices import default_device, framework_device
 
     return default_device(backend) if device is None else framework_device(backend, device)
 

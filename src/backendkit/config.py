@@ -4,7 +4,7 @@ backendkit itself persists two settings, both written by
 :func:`backendkit.keras.swap_backend`: the default backend (read by
 :func:`backendkit.get_backend` when neither ``set_backend`` nor ``BACKENDKIT_BACKEND``
 chose one) and the accelerator that goes with it (read, at the same moment of first
-use, as the default device of :mod:`backendkit.devices` when ``set_device`` chose
+use, as the default device of :mod:`backendkit._devices` when ``set_device`` chose
 none). They live in
 ``config.json`` in the folder named by ``BACKENDKIT_CONFIG_DIR``, else
 ``$XDG_CONFIG_HOME/backendkit``, else ``~/.config/backendkit``. Nothing is written

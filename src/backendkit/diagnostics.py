@@ -25,9 +25,9 @@ import sys
 from typing import IO, Any
 
 from . import backends
+from ._devices import Device, MemoryInfo, device_source, devices, get_device
 from ._host import package_version
 from ._version import __version__
-from .devices import Device, MemoryInfo, device_source, devices, get_device
 from .errors import ArgumentTypeError
 
 __all__ = [

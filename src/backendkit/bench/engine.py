@@ -107,7 +107,7 @@ def _sizes_for(
 
 def _device_spec(spec: Any) -> tuple[str, str]:
     """``(label, kind)`` of a device spec such as ``"gpu"`` or ``"cuda:1"``."""
-    from ..devices import _parse
+    from .._devices import _parse
 
     try:
         kind, index = _parse(spec)
@@ -139,7 +139,7 @@ def _check_values(out: Any) -> dict[str, Any]:
 
 def _sample(fn: Callable[..., Any], args: tuple[Any, ...], number: int) -> float:
     """Seconds per call over ``number`` calls, each waited for before the next."""
-    from ..devices import block_until_ready
+    from .._devices import block_until_ready
 
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -167,7 +167,7 @@ def _calls_per_sample(fn: Callable[..., Any], args: tuple[Any, ...], min_time: f
 
 
 def _time_one(workload: Workload, size: int, options: dict[str, Any]) -> dict[str, Any]:
-    from ..devices import block_until_ready
+    from .._devices import block_until_ready
 
     fn, args = workload.setup(size, options["seed"])
     block_until_ready(args)
@@ -191,7 +191,7 @@ def _measure_pair(
 ) -> dict[str, Any]:
     """The child's work: every workload and size on this process's backend and
     ``device``. One workload's error is recorded and the next one runs."""
-    from ..devices import use_device
+    from .._devices import use_device
     from ..selection import current
 
     backend = current()
@@ -227,7 +227,7 @@ def _measure_pair(
 
 def _list_devices() -> list[tuple[str, int]]:
     """The child's view of its backend's devices, as ``(kind, index)``."""
-    from ..devices import devices
+    from .._devices import devices
     from ..selection import get_backend
 
     return [(d.kind, d.index) for d in devices(get_backend())]

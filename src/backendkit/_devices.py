@@ -497,7 +497,15 @@ def get_device() -> Device:
 
 def device_source() -> str:
     """Why the current device is current: ``use_device``, ``set_device``,
-    ``config <path>`` (the accelerator persisted there) or ``framework default``."""
+    ``config <path>`` (the accelerator persisted there) or ``framework default``.
+
+    Examples
+    --------
+    >>> import backendkit as bk
+    >>> with bk.use_device("cpu"):
+    ...     bk.device_source()
+    'use_device'
+    """
     choice = _current_choice()
     if choice is None:
         return "framework default" if _block.get() is _UNSET else "use_device"

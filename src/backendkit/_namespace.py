@@ -115,7 +115,7 @@ def namespace(*arrays: Any) -> Any:
 
 # ---------------------------------------------------------------------- xp
 def _with_defaults(func: Any, backend: backends.Backend) -> Any:
-    from .devices import default_device
+    from ._devices import default_device
     from .precision import creation_dtype, default_dtype
 
     kwargs = {}
@@ -258,7 +258,7 @@ class _Namespace(types.ModuleType):
     """
 
     def __init__(self, path: tuple[str, ...]) -> None:
-        super().__init__(".".join(("backendkit.xp", *path)), "See backendkit.namespace.")
+        super().__init__(".".join(("backendkit.xp", *path)), "See backendkit._namespace.")
         self.__dict__["__xp_path__"] = path
         # A module's own __getattr__ (PEP 562), not the class's: a class __getattr__
         # would slow every attribute read down, found ones included.
@@ -291,5 +291,5 @@ class _Namespace(types.ModuleType):
         )
 
 
-#: the NumPy-style namespace of each call's arrays; see :mod:`backendkit.namespace`
+#: the NumPy-style namespace of each call's arrays; see :mod:`backendkit._namespace`
 xp: Any = _Namespace(())
