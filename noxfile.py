@@ -121,8 +121,9 @@ def site(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff, and .readthedocs.yaml against Read the Docs' published schema."""
-    _install(session, "ruff", "check-jsonschema")
+    """Ruff, the floors of ARCHITECTURE.md (import-linter: layers and no cycles, imports
+    inside functions included), and .readthedocs.yaml against Read the Docs' schema."""
+    _install(session, "ruff", "check-jsonschema", "import-linter>=2.13")
     session.run(
         "ruff", "check", "src", "tests", "benchmarks", "noxfile.py", "docs/conf.py", "docs/tools"
     )
@@ -130,3 +131,5 @@ def lint(session: nox.Session) -> None:
         "ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py", "docs/tools"
     )
     session.run("check-jsonschema", "--builtin-schema", "vendor.readthedocs", ".readthedocs.yaml")
+    # the package's source is read, not imported: no framework is needed here
+    session.run("lint-imports", env={"PYTHONPATH": str(ROOT / "src")})

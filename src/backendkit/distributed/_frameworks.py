@@ -35,6 +35,7 @@ from ..backends import Backend
 from ..errors import ArgumentValueError, DeviceError, DistributedError, DistributedTimeoutError
 from ._spmd import (
     Frame,
+    JaxFrame,
     assemble,
     enter,
     is_number,
@@ -44,7 +45,7 @@ from ._spmd import (
     run_threads,
 )
 
-__all__ = ["JaxFrame", "JaxParallel", "Parallel", "TorchParallel", "parallel"]
+__all__ = ["JaxParallel", "Parallel", "TorchParallel", "parallel"]
 
 #: what a failed collective's message says when its time ran out
 _TIMED_OUT = re.compile(r"timed? ?out|deadline", re.IGNORECASE)
@@ -196,44 +197,6 @@ class Parallel:
 
 
 # ====================================================================== JAX
-class JaxFrame(Frame):
-    """A shard inside ``jax.shard_map``: the collectives are ``jax.lax``'s."""
-
-    def binds(self, axis_name: Any) -> bool:
-        return True  # JAX knows the axes it binds (a vmap axis inside the pmap too)
-
-    def _lax(self, what: str, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from ..errors import AxisNameError
-
-        try:
-            return fn(*args, **kwargs)
-        except NameError:
-            inside = (
-                ""
-                if self.axis_name is None
-                else f"the enclosing pmap maps over {self.axis_name!r}; "
-            )
-            raise AxisNameError(
-                f"{what}: the axis name {name!r} is not bound here: {inside}use the "
-                f"axis_name of the enclosing pmap"
-            ) from None
-
-    def reduce(self, op: str, tree: Any, axis_name: str) -> Any:
-        lax = sys.modules["jax"].lax
-        fn = {"sum": lax.psum, "mean": lax.pmean, "max": lax.pmax}[op]
-        return self._lax(f"p{op}", axis_name, fn, tree, axis_name)
-
-    def all_gather(self, tree: Any, axis_name: str, axis: int, tiled: bool) -> Any:
-        lax = sys.modules["jax"].lax
-        return self._lax(
-            "all_gather", axis_name, lax.all_gather, tree, axis_name, axis=axis, tiled=tiled
-        )
-
-    def index(self, axis_name: str) -> Any:
-        lax = sys.modules["jax"].lax
-        return self._lax("axis_index", axis_name, lax.axis_index, axis_name)
-
-
 class JaxParallel(Parallel):
     """JAX: a ``Mesh`` of ``jax.devices()`` (every process's), ``jax.shard_map``."""
 

@@ -27,6 +27,7 @@ its exception is raised to the caller.
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -126,8 +127,6 @@ def _jax_frame_outside_pmap(axis_name: Any, tree: Any) -> Frame | None:
     jax_backend = backends.load("jax")
     if not any(jax_backend.is_traced(leaf) for leaf in _tree.leaves(tree)):
         return None
-    from ._frameworks import JaxFrame
-
     return JaxFrame(None, None)  # type: ignore[arg-type]
 
 
@@ -277,8 +276,6 @@ def _jax_axis_outside_pmap(axis_name: str) -> Frame | None:
         jax.lax.axis_index(axis_name)
     except NameError:
         return None
-    from ._frameworks import JaxFrame
-
     return JaxFrame(None, None)  # type: ignore[arg-type]
 
 
@@ -495,3 +492,41 @@ def not_replicated(leaf: int | None) -> ArgumentValueError:
 
 def is_number(x: Any) -> bool:
     return type(x) in _NUMBERS
+
+
+class JaxFrame(Frame):
+    """A shard inside ``jax.shard_map``: the collectives are ``jax.lax``'s."""
+
+    def binds(self, axis_name: Any) -> bool:
+        return True  # JAX knows the axes it binds (a vmap axis inside the pmap too)
+
+    def _lax(self, what: str, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from ..errors import AxisNameError
+
+        try:
+            return fn(*args, **kwargs)
+        except NameError:
+            inside = (
+                ""
+                if self.axis_name is None
+                else f"the enclosing pmap maps over {self.axis_name!r}; "
+            )
+            raise AxisNameError(
+                f"{what}: the axis name {name!r} is not bound here: {inside}use the "
+                f"axis_name of the enclosing pmap"
+            ) from None
+
+    def reduce(self, op: str, tree: Any, axis_name: str) -> Any:
+        lax = sys.modules["jax"].lax
+        fn = {"sum": lax.psum, "mean": lax.pmean, "max": lax.pmax}[op]
+        return self._lax(f"p{op}", axis_name, fn, tree, axis_name)
+
+    def all_gather(self, tree: Any, axis_name: str, axis: int, tiled: bool) -> Any:
+        lax = sys.modules["jax"].lax
+        return self._lax(
+            "all_gather", axis_name, lax.all_gather, tree, axis_name, axis=axis, tiled=tiled
+        )
+
+    def index(self, axis_name: str) -> Any:
+        lax = sys.modules["jax"].lax
+        return self._lax("axis_index", axis_name, lax.axis_index, axis_name)
