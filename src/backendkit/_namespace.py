@@ -116,7 +116,7 @@ def namespace(*arrays: Any) -> Any:
 # ---------------------------------------------------------------------- xp
 def _with_defaults(func: Any, backend: backends.Backend) -> Any:
     from ._devices import default_device
-    from .precision import creation_dtype, default_dtype
+    from ._dtypes import creation_dtype, default_dtype
 
     kwargs = {}
     dtype = default_dtype(backend)

@@ -32,7 +32,7 @@ def _target(name: str | None) -> backends.Backend:
 
 def _dtype_arg(backend: backends.Backend, dtype: Any, data: Any = None) -> Any:
     # the default dtype for floating host data, names resolved (JAX x64 on demand)
-    from .precision import resolve_dtype
+    from ._dtypes import resolve_dtype
 
     return resolve_dtype(backend, dtype, data)
 

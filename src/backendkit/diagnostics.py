@@ -313,7 +313,8 @@ def check_backend(probe: bool = False) -> BackendReport:
 
 
 def _default_dtype(backend: backends.Backend) -> str:
-    from .precision import float_name, get_default_dtype
+    from ._dtypes import float_name
+    from .precision import get_default_dtype
 
     chosen = get_default_dtype() is not None
     return f"{float_name(backend)} ({'backendkit default' if chosen else 'framework default'})"

@@ -37,6 +37,9 @@ device without float64), :class:`~backendkit.DtypeUnavailableError` is raised ra
 than float32 returned.
 
 A failed call (an unknown name, float64 refused) leaves the default as it was.
+
+This module holds the settings; ``backendkit._dtypes`` turns them, and the dtype
+arguments of every call, into each framework's dtype objects.
 """
 
 from __future__ import annotations
@@ -44,17 +47,12 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-import numpy as np
-
-from . import _scope, _tree
-from .backends import Backend
+from . import _scope
 from .errors import UnknownDtypeError
 
 __all__ = [
     "DEFAULT_DTYPES",
     "DTYPE_NAMES",
-    "default_dtype",
-    "framework_dtype",
     "get_default_dtype",
     "set_default_dtype",
     "use_dtype",
@@ -76,7 +74,6 @@ DTYPE_NAMES = (
 )
 #: the names :func:`set_default_dtype` and :func:`use_dtype` accept
 DEFAULT_DTYPES = ("float32", "float64")
-_COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
 
 _block: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "backendkit_dtype", default=None
@@ -181,123 +178,3 @@ def use_dtype(name: str) -> _scope.Block[str]:
         return _check_default(name, "use_dtype"), name
 
     return _scope.Block(_blocks, begin, f"use_dtype({name!r})")
-
-
-def framework_dtype(backend: Backend, name: str) -> Any:
-    """The framework's dtype for dtype name ``name``, made available first (JAX's
-    64-bit mode for float64, complex128 and int64).
-
-    Raises
-    ------
-    UnknownDtypeError
-        If ``name`` is not one of :data:`DTYPE_NAMES`.
-    DtypeUnavailableError
-        If the framework cannot give that dtype here.
-    """
-    if name not in DTYPE_NAMES:
-        raise UnknownDtypeError(
-            f"unknown dtype name {name!r}; valid names: {', '.join(DTYPE_NAMES)}"
-        )
-    backend.ensure_dtype(name)
-    return backend.dtype(name)
-
-
-def default_dtype(backend: Backend) -> Any:
-    """The framework dtype of the default floating dtype on ``backend``, or ``None``
-    to leave the framework's own rule in place."""
-    name = get_default_dtype()
-    return None if name is None else framework_dtype(backend, name)
-
-
-def float_name(backend: Backend) -> str:
-    """The floating dtype name new arrays get on ``backend``: the default if one is
-    set, else the framework's own."""
-    name = get_default_dtype()
-    return name if name is not None else backend.default_float_name()
-
-
-def complex_name(backend: Backend) -> str:
-    """The complex dtype name matching :func:`float_name`."""
-    return _COMPLEX_OF.get(float_name(backend), "complex128")
-
-
-# ---------------------------------------------------------------------- dtype of data
-_NUMBER_KINDS = {float: "f", complex: "c", int: "i", bool: "b"}
-
-
-def _host_kind(x: Any) -> str | None:
-    """NumPy's kind letter for host data ``x``; ``None`` for anything else (arrays of a
-    framework keep their dtype)."""
-    kind = _NUMBER_KINDS.get(type(x))
-    if kind is not None:
-        return kind
-    if isinstance(x, (np.ndarray, np.generic)):
-        return x.dtype.kind
-    if isinstance(x, (list, tuple)):
-        try:
-            return np.asarray(x).dtype.kind
-        except (ValueError, TypeError):  # ragged, or holding framework arrays
-            return None
-    return None
-
-
-def _default_for_kind(backend: Backend, kind: str | None) -> Any:
-    name = get_default_dtype()
-    if name is None or kind not in ("f", "c"):
-        return None
-    return framework_dtype(backend, name if kind == "f" else _COMPLEX_OF[name])
-
-
-def resolve_dtype(backend: Backend, dtype: Any, data: Any = None) -> Any:
-    """The framework dtype for a ``dtype=`` argument on ``backend``.
-
-    ``None`` gives host data ``data`` the default dtype of its kind (see the module
-    docstring), or ``None`` (the framework's rule); a dtype name or a NumPy or JAX
-    dtype becomes the framework's dtype (64-bit ones switched on under JAX); a
-    framework's own dtype object is passed on.
-
-    Raises
-    ------
-    UnknownDtypeError
-        If ``dtype`` is a string that is no dtype name.
-    """
-    if dtype is None:
-        return _default_for_kind(backend, _host_kind(data))
-    if isinstance(dtype, str):
-        return framework_dtype(backend, dtype)
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:  # a torch dtype, or another framework object
-        return dtype
-    return framework_dtype(backend, name) if name in DTYPE_NAMES else dtype
-
-
-def creation_dtype(backend: Backend, func: str, args: tuple[Any, ...], kwargs: dict) -> Any:
-    """The ``dtype=`` to pass to creation function ``func`` of ``backend``'s namespace
-    called with ``args`` and ``kwargs``: the one it names, resolved, else the default
-    dtype if the function would make floating (or complex) values, else ``None``."""
-    given = kwargs.get("dtype")
-    if given is not None:
-        return resolve_dtype(backend, given)
-    if func == "asarray":
-        data = args[0] if args else kwargs.get("obj")
-        return resolve_dtype(backend, None, data)
-    if func == "full":
-        fill = args[1] if len(args) > 1 else kwargs.get("fill_value")
-        return _default_for_kind(backend, _value_kind(fill))
-    if func == "arange":
-        values = [*args, *(kwargs.get(k) for k in ("start", "stop", "step"))]
-        kinds = {_value_kind(v) for v in values if v is not None}
-        return _default_for_kind(backend, "f" if "f" in kinds else None)
-    if func == "linspace":
-        ends = [*args[:2], kwargs.get("start"), kwargs.get("stop")]
-        complex_ = any(_value_kind(v) == "c" for v in ends if v is not None)
-        return _default_for_kind(backend, "c" if complex_ else "f")
-    return _default_for_kind(backend, "f")
-
-
-def _value_kind(value: Any) -> str | None:
-    kind = _host_kind(value)
-    if kind is None and hasattr(value, "dtype"):
-        return _tree.dtype_kind(_tree.dtype_name(value.dtype))
-    return kind

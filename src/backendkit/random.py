@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backends, precision
+from . import _dtypes, backends
 from .arrays import asarray
 from .backends import Backend
 from .errors import ArgumentTypeError, ArgumentValueError, UnknownDtypeError
@@ -193,7 +193,7 @@ def _deliver(host: np.ndarray, backend: Backend, dtype: str) -> Any:
 def _native(draw: Callable[..., Any], k: Key, backend: Backend, dtype: str, *args: Any) -> Any:
     """``draw(seed, ..., framework dtype, *args)``: one of the backend's ``random_*``
     methods, its result placed on the selected device."""
-    out = draw(k.native_seed(), *args[:1], precision.framework_dtype(backend, dtype), *args[1:])
+    out = draw(k.native_seed(), *args[:1], _dtypes.framework_dtype(backend, dtype), *args[1:])
     return asarray(out, backend=backend.name)  # onto the selected device
 
 
@@ -241,7 +241,7 @@ def normal(
     array([-0.20597403, -0.12884495, -0.28978988])
     """
     k, dims, b = _key(seed), _shape(shape), _backend(backend)
-    name = _dtype(dtype, _FLOATS, precision.float_name(b), "normal")
+    name = _dtype(dtype, _FLOATS, _dtypes.float_name(b), "normal")
     if native:
         return _native(b.random_normal, k, b, name, dims)
     return _deliver(k.generator().standard_normal(dims), b, name)
@@ -276,7 +276,7 @@ def uniform(
     True
     """
     k, dims, b = _key(seed), _shape(shape), _backend(backend)
-    name = _dtype(dtype, _FLOATS, precision.float_name(b), "uniform")
+    name = _dtype(dtype, _FLOATS, _dtypes.float_name(b), "uniform")
     low, high = _bounds(low, high)
     if native:
         return _native(b.random_uniform, k, b, name, dims, low, high)
@@ -436,7 +436,7 @@ def phasor(
     True
     """
     k, dims, b = _key(seed), _shape(shape), _backend(backend)
-    name = _dtype(dtype, _COMPLEX, precision.complex_name(b), "phasor")
+    name = _dtype(dtype, _COMPLEX, _dtypes.complex_name(b), "phasor")
     if native:
         real = "float32" if name == "complex64" else "float64"
         theta = _native(b.random_uniform, k, b, real, dims, -math.pi, math.pi)
