@@ -120,6 +120,15 @@ def site(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict, on src/backendkit (configuration in pyproject.toml). The frameworks
+    are optional and not installed here: their objects are Any, as for a user who has
+    only NumPy."""
+    _install(session, "-e", ".", "mypy>=1.10", "types-psutil")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff, the floors of ARCHITECTURE.md (import-linter: layers and no cycles, imports
     inside functions included), and .readthedocs.yaml against Read the Docs' schema."""

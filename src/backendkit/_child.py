@@ -24,7 +24,7 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     import cloudpickle
 
     kind = type(exc)
-    outcome = {
+    outcome: dict[str, Any] = {
         "ok": False,
         "exception": None,
         "type": f"{kind.__module__}.{kind.__qualname__}",

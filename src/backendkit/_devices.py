@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import re
 import warnings
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import _scope, _tree, backends
 from ._host import cpu_name, host_memory
@@ -181,7 +181,7 @@ def devices(backend: str | None = None) -> list[Device]:
     from .selection import available_backends
 
     names = available_backends() if backend is None else [_backend(backend).name]
-    found = []
+    found: list[Device] = []
     for name in names:
         b = backends.load(name)
         found.extend(_record(b, entry) for entry in _entries(name))
@@ -324,7 +324,7 @@ def _read_persisted() -> _Choice | None:
             ),
         )
     )
-    return _persisted
+    return cast(_Choice | None, _persisted)
 
 
 def _choose(

@@ -116,7 +116,9 @@ def resolve_dtype(backend: Backend, dtype: Any, data: Any = None) -> Any:
     return framework_dtype(backend, name) if name in DTYPE_NAMES else dtype
 
 
-def creation_dtype(backend: Backend, func: str, args: tuple[Any, ...], kwargs: dict) -> Any:
+def creation_dtype(
+    backend: Backend, func: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """The ``dtype=`` to pass to creation function ``func`` of ``backend``'s namespace
     called with ``args`` and ``kwargs``: the one it names, resolved, else the default
     dtype if the function would make floating (or complex) values, else ``None``."""

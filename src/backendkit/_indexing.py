@@ -119,7 +119,7 @@ def linear_indices(shape: tuple[int, ...], idx: tuple[Any, ...]) -> np.ndarray:
     ``idx`` must be in bounds (see :func:`check_in_bounds`).
     """
     if not shape:
-        return np.zeros((), dtype=np.intp)[idx]
+        return np.asarray(np.zeros((), dtype=np.intp)[idx])
     first = idx[0]
     if len(idx) == 1 and isinstance(first, np.ndarray) and first.dtype.kind in "iu":
         # the common case, an integer array on the first axis, without a view per axis

@@ -178,26 +178,27 @@ def _dispatcher(path: tuple[str, ...], attr: str) -> Callable[..., Any]:
             backend = backend_for(*args, *kwargs.values())
             args, kwargs = _host_args(backend, args, kwargs)
         else:
-            backend = None
+            found: backends.Backend | None = None
             host = False
             for a in args:
                 owner = _owner_of_type(type(a), _UNSEEN)
-                if owner is None or owner is backend:
+                if owner is None or owner is found:
                     continue
                 if owner is HOST_ARRAY:
                     host = True
                     continue
-                if backend is not None or owner is _UNSEEN or owner is _WALK:
-                    backend = backend_for(*args)
+                if found is not None or owner is _UNSEEN or owner is _WALK:
+                    found = backend_for(*args)
                     host = True  # lists may hold NumPy arrays
                     break
-                backend = owner
-            if backend is None:  # host data only: the selection (current(), inlined:
+                found = owner
+            if found is None:  # host data only: the selection (current(), inlined:
                 name = _selected_name()  # a Python call costs as much as the rest)
                 if name is None:
                     process = _selection._process
                     name = process[0] if process is not None else current().name
-                backend = _loaded[name]
+                found = _loaded[name]
+            backend = found
             if host and not backend.takes_host_arrays:
                 args = host_to(backend, args)
         try:

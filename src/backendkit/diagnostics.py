@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from typing import IO, Any
 
 from . import backends
@@ -178,7 +179,7 @@ class BackendReport:
                     "yes" if b.installed else "no",
                     b.version or "-",
                     "yes" if b.imported else "no",
-                    (", ".join(b.accelerators) or "none") if looked else "-",
+                    (", ".join(b.accelerators or ()) or "none") if looked else "-",
                     ", ".join(d.spec for d in b.devices)  # type: ignore[union-attr]
                     if looked
                     else b.error or ("not probed" if b.installed else "-"),
@@ -212,7 +213,7 @@ def _memory(d: Device) -> str:
     return str(MemoryInfo(d.free_memory, d.total_memory))
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows

@@ -40,7 +40,8 @@ def step_size(x: float, dtype: Any) -> float:
     >>> round(step_size(-8.0, np.float32) / step_size(1.0, np.float32), 6)
     8.0
     """
-    return float(np.finfo(dtype).eps) ** STEP_POWER * max(abs(float(x)), 1.0)
+    eps = float(np.finfo(dtype).eps)
+    return float(eps**STEP_POWER * max(abs(float(x)), 1.0))
 
 
 def derivatives(

@@ -399,7 +399,7 @@ def permutation(
         raise ArgumentValueError("permutation: x must be an int or an array with an axis")
     n = int(x.shape[0])
     if native:
-        b = backends.load(backends.backend_name_of(x))
+        b = backends.load(backends.backend_name_of(x) or backends.host_name())
         order = b.to_numpy(_native(b.random_permutation, k, b, "int64", n))
     else:
         order = k.generator().permutation(n)

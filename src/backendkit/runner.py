@@ -154,10 +154,11 @@ def _describe(func: Any) -> str:
 
 def _read(file: Any) -> str:
     file.seek(0)
-    return file.read().decode(errors="replace")
+    data: bytes = file.read()
+    return data.decode(errors="replace")
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen[bytes]) -> None:
     # The child leads its own session, so the whole group goes, helpers it started too.
     try:
         if hasattr(os, "killpg"):
@@ -358,7 +359,7 @@ def run_in_backend(
     return _unpack(outcome, label, name, proc.returncode, stderr)
 
 
-def _unpack(outcome: dict[str, Any], label: str, name: str, returncode: int, stderr: str):
+def _unpack(outcome: dict[str, Any], label: str, name: str, returncode: int, stderr: str) -> Any:
     if outcome["ok"]:
         return outcome["value"]
     cause = RemoteTraceback(outcome["traceback"])

@@ -122,7 +122,7 @@ def jit(
             f"jit: torch_compile must be True, False or a dict of torch.compile options, "
             f"got {type(torch_compile).__name__} {torch_compile!r}"
         )
-    options = {
+    options: dict[str, Any] = {
         "static_argnums": static_argnums,
         "static_argnames": static_argnames,
         "torch_compile": torch_compile,
@@ -408,7 +408,9 @@ def _check_method(where: str, method: Any) -> None:
         )
 
 
-def _derivative(where: str, fun: Any, argnums: Any, has_aux: bool, mode: str, method: str) -> Any:
+def _derivative(
+    where: str, fun: Any, argnums: Any, has_aux: bool, mode: str, method: str
+) -> Callable[..., Any]:
     _check_callable(where, fun)
     _check_argnums(where, argnums)
     _check_method(where, method)

@@ -27,7 +27,7 @@ class DeviceEntry(NamedTuple):
     """One device a backend can put arrays on, as its plug-in reports it."""
 
     kind: str  #: "cpu", "gpu", "mps" or "tpu"
-    index: int  #: its index among the devices of that kind
+    number: int  #: its index among the devices of that kind (``index`` is tuple's)
     name: str  #: the framework's name for it ("" for the CPU, named from the OS)
     platform: str  #: "cpu", "cuda", "rocm", "mps", "metal" or "tpu"
     native: Any  #: the framework's device object
@@ -181,7 +181,7 @@ class Backend:
         it is not one of the devices :meth:`list_devices` reports."""
         for entry in self.list_devices():
             if entry.native == native:
-                return entry.kind, entry.index
+                return entry.kind, entry.number
         return None
 
     def default_native_device(self) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import threading
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import BackendMismatchError, BackendNotInstalledError, UnknownBackendError
 from ._base import Backend
@@ -162,7 +162,7 @@ def owner_of_module(module: str) -> str | None:
     return next((n for n in NAMES if top in plugin(n).modules and not plugin(n).host), None)
 
 
-def is_framework(name: str | None) -> bool:
+def is_framework(name: str | None) -> TypeGuard[str]:
     """Whether arrays of backend ``name`` choose their backend (the dispatch rule):
     a framework's, not the host's, and not ``None`` (no backend's)."""
     return name is not None and not plugin(name).host

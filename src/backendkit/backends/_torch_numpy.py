@@ -425,7 +425,7 @@ def issubdtype(arg1: Any, arg2: Any) -> bool:
     """
     if isinstance(arg2, torch.dtype):
         if isinstance(arg1, torch.dtype):
-            return arg1 == arg2
+            return bool(arg1 == arg2)
         twin = _numpy_twin(arg2)
         return twin is not None and bool(np.issubdtype(arg1, twin))
     if isinstance(arg1, torch.dtype):
@@ -512,7 +512,7 @@ def namespace() -> types.ModuleType:
     linalg = _module(f"{NAME}.linalg", "numpy.linalg names on torch.", compat_linalg, {})
     own: dict[str, Any] = {
         "__array_api_version__": compat.__array_api_version__,
-        "__array_namespace_info__": compat.__array_namespace_info__,
+        "__array_namespace_info__": getattr(compat, "__array_namespace_info__"),  # noqa: B009 - not in its __all__
         "fft": fft,
         "linalg": linalg,
         "array": array,

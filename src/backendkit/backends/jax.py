@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class JaxBackend(Backend):
 
     @staticmethod
     def _array_type_of(module: Any) -> type:
-        return module.Array
+        return cast(type, module.Array)
 
     def is_traced(self, x: Any) -> bool:
         return isinstance(x, self._tracer)
@@ -177,7 +177,8 @@ class JaxBackend(Backend):
         # The process-wide value, which a jax.enable_x64(False) block hides; JAX has no
         # public way to read it, so where the private one is gone, assume the visible one.
         holder = getattr(config, "_value_holders", {}).get("jax_enable_x64")
-        before = bool(holder.get_global()) if hasattr(holder, "get_global") else False
+        get_global = getattr(holder, "get_global", None)
+        before = bool(get_global()) if get_global is not None else False
         # Asked for now, so switched on now (never at import): see backendkit.precision.
         config.update("jax_enable_x64", True)
         problem = None
@@ -218,7 +219,8 @@ class JaxBackend(Backend):
     def scan(
         self, f: Any, init: Any, xs: Any, length: int, reverse: bool, unroll: int
     ) -> tuple[Any, Any]:
-        return self._lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
+        carry, ys = self._lax.scan(f, init, xs, length=length, reverse=reverse, unroll=unroll)
+        return carry, ys
 
     def abstract(self, fn: Any, *args: Any) -> Any:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class NumpyBackend(Backend):
 
     @staticmethod
     def _array_type_of(module: Any) -> type:
-        return module.ndarray
+        return cast(type, module.ndarray)
 
     # ------------------------------------------------------------------ arrays
     def asarray(self, x: Any, dtype: Any = None, device: Any = None) -> Any:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -72,7 +72,7 @@ class TorchBackend(Backend):
 
     @staticmethod
     def _array_type_of(module: Any) -> type:
-        return module.Tensor
+        return cast(type, module.Tensor)
 
     def owns_dtype(self, dtype: Any) -> bool:
         return isinstance(dtype, self.module.dtype)
@@ -87,13 +87,13 @@ class TorchBackend(Backend):
 
     def to_numpy(self, x: Any) -> np.ndarray:
         try:
-            return x.numpy()  # CPU tensors without grad: no intermediate tensor objects
+            return cast(np.ndarray, x.numpy())  # CPU tensors without grad: no copies
         except (RuntimeError, TypeError):
             full = getattr(x, "full_tensor", None)
             if full is not None:  # a DTensor: its shards gathered (a collective: every
                 x = full()  # rank of the mesh must call it, as for gather())
             # a conjugate or negative view (torch.conj, fft results) is materialised first
-            return x.detach().cpu().resolve_conj().resolve_neg().numpy()
+            return cast(np.ndarray, x.detach().cpu().resolve_conj().resolve_neg().numpy())
 
     def from_dlpack(self, x: Any) -> Any:
         if isinstance(x, np.ndarray) and not x.flags.writeable:
@@ -120,7 +120,7 @@ class TorchBackend(Backend):
         # on the CPU every route of a set (index_put_, setitem, the flat positions
         # NumPy computes) raises IndexError; on CUDA an index out of range is a
         # device-side assert that ends the process
-        return x.device.type == "cpu"
+        return bool(x.device.type == "cpu")
 
     def _host_index(self, idx: tuple[Any, ...]) -> tuple[Any, ...]:
         """``idx`` with its tensors as NumPy arrays, for the index arithmetic that finds

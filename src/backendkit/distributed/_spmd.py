@@ -74,7 +74,7 @@ class Frame:
     def binds(self, axis_name: Any) -> bool:
         """Whether a collective over ``axis_name`` may run here (JAX decides for itself
         about names it binds, such as a ``jax.vmap`` axis inside the ``pmap``)."""
-        return axis_name == self.axis_name
+        return bool(axis_name == self.axis_name)
 
 
 _frame: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(

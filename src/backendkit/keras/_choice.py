@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import backends, config
 from ..errors import (
+    ConfigError,
     DeviceFallbackWarning,
     KerasBackendError,
 )
@@ -125,7 +126,7 @@ def saved_backend() -> str | None:
     missing, unreadable or names none. Imports nothing, writes nothing."""
     try:
         saved = config.read_json(keras_config_path()).get("backend")
-    except config.ConfigError:
+    except ConfigError:
         return None
     return saved if isinstance(saved, str) else None
 
@@ -229,7 +230,9 @@ def _set_environment(env: dict[str, str]) -> None:
         jax.config.update("jax_platforms", env["JAX_PLATFORMS"])
 
 
-def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict[str, tuple]]:
+def swap_backend(
+    backend: str, accelerator: str | None = None
+) -> dict[str, dict[str, tuple[Any, Any]]]:
     """Persist ``backend``, and its accelerator, for later sessions of Keras and backendkit.
 
     Writes ``backend`` into :func:`keras_config_path` (keras.json) and, for ``jax``,
@@ -318,7 +321,7 @@ def swap_backend(backend: str, accelerator: str | None = None) -> dict[str, dict
     # One transaction for both files: both written or neither, under both locks, so
     # that concurrent swaps never leave the two files naming different backends.
     written = list(config.update_json_files(files).values())
-    changes: dict[str, dict[str, tuple]] = {
+    changes: dict[str, dict[str, tuple[Any, Any]]] = {
         "keras.json": written[0],
         "config.json": written[1] if len(written) > 1 else {},
     }
@@ -390,7 +393,7 @@ def _persisted_device_environment(name: str) -> dict[str, str]:
         if config.persisted_backend() != name:
             return {}
         acc = config.persisted_accelerator()
-    except config.ConfigError:
+    except ConfigError:
         return {}  # get_backend and get_device report a broken file; keras need not
     table = backends.plugin(name).device_environment if name in backends.NAMES else {}
     if acc not in table or any(os.environ.get(k) for v in table.values() for k in v):
