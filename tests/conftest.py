@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import backendkit as bk
-from backendkit import backends, precision, selection
+from backendkit import backends
 
 BACKENDS = list(backends.NAMES)
 
@@ -43,22 +43,20 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _restore_selection():
-    """A test that calls set_backend must not change the backend of the next test."""
-    saved = selection._process
-    yield
-    selection._process = saved
-
-
-@pytest.fixture(autouse=True)
-def _restore_dtype():
-    """A test that sets the default dtype, or makes JAX switch its 64-bit mode on by
-    asking for float64, must not change the dtypes of the next test."""
-    saved = precision._process
+def _restore_selection_and_dtype():
+    """A test that calls set_backend or set_default_dtype, or makes JAX switch its 64-bit
+    mode on by asking for float64, must not change what the next test gets. Reset
+    through the public calls, as a user would (autouse fixtures run before the
+    ``backend`` fixture's block, so these are the process-wide choices)."""
+    backend = bk.get_backend()
+    dtype = bk.get_default_dtype()
     jax = sys.modules.get("jax")
     x64 = None if jax is None else jax.config.jax_enable_x64
     yield
-    precision._process = saved
+    if bk.get_backend() != backend:
+        bk.set_backend(backend)
+    if bk.get_default_dtype() != dtype:
+        bk.set_default_dtype(dtype)
     jax = sys.modules.get("jax")
     if jax is not None and jax.config.jax_enable_x64 != bool(x64):
         jax.config.update("jax_enable_x64", bool(x64))

@@ -8,6 +8,7 @@ Everything that imports keras runs in a child interpreter (``run_python`` or
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import json
 import os
 import shutil
@@ -85,6 +86,32 @@ def test_current_backend_follows_keras_order(homes, monkeypatch):
     assert bkeras.current_backend() == "torch"
     monkeypatch.setenv("KERAS_BACKEND", "numpy")
     assert bkeras.backend_and_source() == ("numpy", "KERAS_BACKEND")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("variable", "saved"),
+    [("jax", "torch"), (None, "numpy"), ("", "jax")],
+    ids=["variable-over-file", "file", "empty-variable-ignored"],
+)
+def test_the_lookup_agrees_with_keras_itself(homes, monkeypatch, variable, saved):
+    """current_backend() answers without importing keras; Keras itself, imported in a
+    fresh interpreter with the same variable and keras.json, must say the same."""
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("keras is not installed (pip install 'backendkit[keras]')")
+    path = bkeras.keras_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"backend": saved}))
+    if variable is not None:
+        monkeypatch.setenv("KERAS_BACKEND", variable)
+    predicted = bkeras.current_backend()
+    skip_unless_installed(predicted)
+    env = {"KERAS_HOME": str(homes[0])}
+    if variable is not None:
+        env["KERAS_BACKEND"] = variable
+    child = run_python("import keras; print(keras.backend.backend())", env=env)
+    assert child.stdout.strip().splitlines()[-1] == predicted
+    assert "keras" not in sys.modules  # the prediction imported nothing here
 
 
 def test_current_backend_with_corrupt_keras_json_is_keras_default(homes):
