@@ -367,9 +367,9 @@ def test_table_lists_every_measurement_with_speedups_and_notes():
      (0.9999, "1 s"), (12.3, "12.3 s")],
 )  # fmt: skip
 def test_times_print_in_the_unit_that_fits(seconds, text):
-    from backendkit.bench.result import _format_time
+    from backendkit.bench.table import format_time
 
-    assert _format_time(seconds) == text
+    assert format_time(seconds) == text
 
 
 def test_json_round_trip_keeps_everything(tmp_path):

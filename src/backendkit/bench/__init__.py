@@ -15,7 +15,8 @@ are imported when a run or a plot needs them.
 from .engine import benchmark
 from .flare import flare_cnn
 from .model import ModelWorkload, model_workload
-from .result import BenchmarkResult, Measurement, Run
+from .records import Measurement, Run
+from .result import BenchmarkResult
 from .workloads import WORKLOADS, Workload, get_workload
 
 __all__ = [

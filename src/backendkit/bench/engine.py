@@ -47,7 +47,8 @@ import numpy as np
 from .. import backends as registry
 from ..errors import BackendError, BenchmarkError, DeviceError, RunnerError
 from . import environment
-from .result import BenchmarkResult, Measurement, Run
+from .records import Measurement, Run
+from .result import BenchmarkResult
 from .workloads import Workload, resolve
 
 __all__ = ["benchmark"]
@@ -70,7 +71,7 @@ def _positive_int(value: Any, what: str, *, zero: bool = False) -> int:
 
 
 def _positive_seconds(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
         raise BenchmarkError(f"{what} must be a positive number of seconds, got {value!r}")
     return float(value)
 
@@ -299,7 +300,9 @@ def _pairs(
     return list(first.values())
 
 
-def _compare(m: Measurement, check: dict[str, Any], ref: dict[str, Any], w: dict) -> None:
+def _compare(
+    m: Measurement, check: dict[str, Any], ref: dict[str, Any], w: dict[str, Any]
+) -> None:
     if check["shape"] != ref["shape"] or check["dtype"] != ref["dtype"]:
         m.check = "mismatch"
         m.error = (

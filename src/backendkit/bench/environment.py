@@ -59,6 +59,7 @@ def collect() -> dict[str, Any]:
     ['logical_cores', 'model', 'usable_cores']
     """
     logical = os.cpu_count()
+    usable: int | None
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
