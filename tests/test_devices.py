@@ -180,7 +180,7 @@ def test_arrays_land_on_the_chosen_cpu(backend):
         for other in bk.available_backends():
             made[f"convert({other})"] = bk.convert(bk.asarray([1.0], backend=other), to=backend)
     for what, x in made.items():
-        assert backends.backend_name_of(x) == backend, what
+        assert backends.owner_of(x) == backend, what
         assert kind_of(x) == "cpu", what
     np.testing.assert_array_equal(bk.to_numpy(made["xp.arange"]), np.arange(4))
 

@@ -96,7 +96,7 @@ def check_update(op: str, x_np, idx, values, *, spelling: str, own_arrays: bool)
 def _host(value: object) -> object:
     if isinstance(value, tuple):
         return tuple(_host(v) for v in value)
-    return bk.to_numpy(value) if bk.backends.backend_name_of(value) else value
+    return bk.to_numpy(value) if bk.backends.owner_of(value) else value
 
 
 # ---------------------------------------------------------------- property checks

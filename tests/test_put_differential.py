@@ -167,7 +167,7 @@ def test_every_op_and_dtype_matches_numpy_eagerly(name, op, data, own_arrays):
 def _host(value: object) -> object:
     if isinstance(value, tuple):
         return tuple(_host(v) for v in value)
-    return bk.to_numpy(value) if bk.backends.backend_name_of(value) else value
+    return bk.to_numpy(value) if bk.backends.owner_of(value) else value
 
 
 def _arrays_only(idx: object) -> bool:

@@ -583,7 +583,7 @@ def block_until_ready(x: T) -> T:
     """
     by_backend: dict[str, list[Any]] = {}
     for leaf in _tree.leaves(x):
-        name = backends.backend_name_of(leaf)
+        name = backends.owner_of(leaf)
         if name is not None:
             by_backend.setdefault(name, []).append(leaf)
     for name, arrays in by_backend.items():

@@ -89,7 +89,7 @@ _owner_of_type = _OWNERS.get  # bound once: backend_for runs on every xp call
 
 def _classify(x: Any) -> Any:
     """What ``type(x)`` says (see ``_OWNERS``), found once per type."""
-    name = backends.backend_name_of(x)
+    name = backends.owner_of(x)
     if name is not None:
         owner = backends.load(name) if backends.is_framework(name) else HOST_ARRAY
     elif isinstance(x, np.generic):
@@ -207,7 +207,7 @@ def backend_of(*arrays: Any) -> str:
     'numpy'
     """
     found = backend_for(*arrays)  # a framework's arrays, else the current backend
-    names = {backends.backend_name_of(leaf) for leaf in _tree.leaves(arrays)}
+    names = {backends.owner_of(leaf) for leaf in _tree.leaves(arrays)}
     host = backends.host_name()
     if found.name in names or host not in names:
         return found.name

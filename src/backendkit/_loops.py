@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _tree, backends
 from .arrays import asarray
-from .backends import backend_name_of, load
+from .backends import load, owner_of
 from .errors import ArgumentValueError, ControlFlowError
 
 __all__ = [
@@ -32,9 +32,9 @@ __all__ = [
     "check_carry",
     "check_pred",
     "fori_loop",
+    "run_branches",
     "scan",
     "scan_pair",
-    "select",
     "vmap",
     "while_loop",
 ]
@@ -90,7 +90,7 @@ def while_loop(
     """``body`` applied while ``cond_fun`` holds, in a Python loop."""
     pred = cond_fun(init)
     if type(pred) is not bool:
-        owner = backend_name_of(pred)
+        owner = owner_of(pred)
         if backends.is_framework(owner) and owner != backend.name:
             # The condition reads arrays of another framework that the carry does not
             # hold (a JAX tracer from a closure, under jax.jit): that framework runs it.
@@ -209,7 +209,7 @@ def check_branches(what: str, first: tuple[str, Any, Any], other: tuple[str, Any
         )
 
 
-def select(
+def run_branches(
     backend: Any,
     what: str,
     index: int,

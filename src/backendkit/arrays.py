@@ -90,7 +90,7 @@ def asarray(x: Any, backend: str | None = None, dtype: Any = None, device: Any =
     ...
     backendkit.errors.ArgumentValueError: asarray: x[1] has shape (1,) but x[0] has shape (2,): nested lists must be rectangular (a ragged list makes no array); pad the rows to one length, or keep them as separate arrays
     """
-    owner = backends.backend_name_of(x)
+    owner = backends.owner_of(x)
     if backend is None and backends.is_framework(owner):
         # the dispatch rule: a JAX or PyTorch array chooses its own backend
         target = backends.load(owner)
@@ -203,7 +203,7 @@ def _data_problem(x: Any, where: str) -> BackendError | None:
             problem = _data_problem(item, f"{where}[{i}]")
             if problem is not None:
                 return problem
-        if backends.is_framework(backends.check_same_backend(x)):
+        if backends.is_framework(backends.single_owner(x)):
             return None  # framework arrays in a list: the dispatch rule's business
         shapes = [np.shape(item) for item in x]
         for i, shape in enumerate(shapes):
@@ -214,7 +214,7 @@ def _data_problem(x: Any, where: str) -> BackendError | None:
                     f"pad the rows to one length, or keep them as separate arrays"
                 )
         return None
-    if backends.backend_name_of(x) is not None:
+    if backends.owner_of(x) is not None:
         return None
     if x is None:
         return ArgumentTypeError(f"{where} is None; {_HOST_HELP} (use float('nan') for a gap)")
@@ -330,7 +330,7 @@ def to_numpy(x: Any) -> np.ndarray:
     >>> bk.to_numpy([1, 2])
     array([1, 2])
     """
-    owner = backends.backend_name_of(x)
+    owner = backends.owner_of(x)
     if owner is None:
         try:
             out = np.asarray(x)
@@ -384,7 +384,7 @@ def convert(x: Any, to: str, device: Any = None) -> Any:
     array([0, 1, 2])
     """
     target = backends.load(backends.canonical_name(to, source="target backend"))
-    owner = backends.backend_name_of(x)
+    owner = backends.owner_of(x)
     if owner is None:
         return asarray(x, backend=target.name, device=device)
     if owner != target.name:

@@ -291,7 +291,7 @@ def cond(
     out = _run(
         backend,
         lambda: backend.cond(pred, true_fun, false_fun, operands),
-        lambda: _loops.select(backend, "cond", 0 if pred else 1, labelled, operands),
+        lambda: _loops.run_branches(backend, "cond", 0 if pred else 1, labelled, operands),
         lambda: _explain_branches(backend, "cond", labelled, operands),
     )
     return _with_arrays(backend, out)
@@ -344,7 +344,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     out = _run(
         backend,
         lambda: backend.switch(index, list(branches), operands),
-        lambda: _loops.select(backend, "switch", index, labelled, operands),
+        lambda: _loops.run_branches(backend, "switch", index, labelled, operands),
         lambda: _explain_branches(backend, "switch", labelled, operands),
     )
     return _with_arrays(backend, out)

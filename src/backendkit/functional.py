@@ -83,14 +83,14 @@ def _op_for(dtype: Any, op: str) -> str:
 
 
 # array type -> its backend: put/at run in loops, and one dict look-up here replaces
-# backend_name_of's and load's (see benchmarks/overhead.py for what each call costs)
+# owner_of's and load's (see benchmarks/overhead.py for what each call costs)
 _BACKEND_OF_TYPE: dict[type, backends.Backend] = {}
 backends.TYPE_CACHES.append(_BACKEND_OF_TYPE)
 
 
 def _array_x(x: Any) -> tuple[Any, backends.Backend]:
     """``x`` as an array (a NumPy scalar is 0-d host data) and its backend."""
-    name = backends.backend_name_of(x)
+    name = backends.owner_of(x)
     if name is None:
         if isinstance(x, np.generic):
             return np.asarray(x), backends.load(backends.host_name())
@@ -173,7 +173,7 @@ def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
 def _host_view(backend: backends.Backend, idx: tuple[Any, ...]) -> tuple[Any, ...]:
     """``idx`` with the backend's own index arrays as NumPy arrays (views on the CPU)."""
     own = backend.name
-    return tuple(backend.to_numpy(i) if backends.backend_name_of(i) == own else i for i in idx)
+    return tuple(backend.to_numpy(i) if backends.owner_of(i) == own else i for i in idx)
 
 
 def _all_host(idx: tuple[Any, ...]) -> bool:
@@ -203,7 +203,7 @@ def _bad_values(op: str, x: Any, idx: tuple[Any, ...], values: Any, exc: Excepti
             f"{_name(op)}: values of shape {given} do not broadcast to x[idx]'s shape "
             f"{target}; give one value, or values of that shape"
         )
-    if backends.backend_name_of(values) is None and np.asarray(values).dtype.kind in "OSU":
+    if backends.owner_of(values) is None and np.asarray(values).dtype.kind in "OSU":
         return ArgumentTypeError(
             f"{_name(op)}: values {values!r:.60} are not numbers; x is {_tree.dtype_name(x.dtype)}"
         )

@@ -386,7 +386,7 @@ def permutation(
         if native:
             return _native(b.random_permutation, k, b, name, int(x))
         return _deliver(k.generator().permutation(int(x)), b, name)
-    owner = backends.backend_name_of(x)
+    owner = backends.owner_of(x)
     if backends.is_framework(owner):
         if backend is not None and backends.canonical_name(backend) != owner:
             raise ArgumentValueError(
@@ -399,7 +399,7 @@ def permutation(
         raise ArgumentValueError("permutation: x must be an int or an array with an axis")
     n = int(x.shape[0])
     if native:
-        b = backends.load(backends.backend_name_of(x) or backends.host_name())
+        b = backends.load(backends.owner_of(x) or backends.host_name())
         order = b.to_numpy(_native(b.random_permutation, k, b, "int64", n))
     else:
         order = k.generator().permutation(n)

@@ -358,7 +358,7 @@ def _float_inputs(where: str, backend: Backend, args: list[Any], nums: tuple[int
 
 
 def _owner(x: Any) -> Any:
-    name = backends.backend_name_of(x)
+    name = backends.owner_of(x)
     return None if name is None else backends.load(name)
 
 

@@ -26,17 +26,17 @@ __all__ = [
     "LOADED",
     "NAMES",
     "TYPE_CACHES",
-    "backend_name_of",
     "canonical_name",
-    "check_same_backend",
     "host_name",
     "install_hint",
     "is_framework",
     "is_installed",
     "load",
+    "owner_of",
     "owner_of_module",
     "plugin",
     "register",
+    "single_owner",
     "unregister",
 ]
 
@@ -193,7 +193,7 @@ def load(name: str) -> Backend:
     return LOADED[name]
 
 
-def backend_name_of(x: Any) -> str | None:
+def owner_of(x: Any) -> str | None:
     """The name of the backend that owns array ``x``, or ``None`` if no backend does.
 
     The host backend (NumPy) is asked last, so that a framework whose arrays are a
@@ -224,7 +224,7 @@ def _mismatch(first: tuple[int, Any, str], second: tuple[int, Any, str]) -> Back
     )
 
 
-def check_same_backend(items: Any) -> str | None:
+def single_owner(items: Any) -> str | None:
     """The one backend owning the arrays among ``items`` (``None`` if there are none).
 
     Raises
@@ -234,7 +234,7 @@ def check_same_backend(items: Any) -> str | None:
     """
     first: tuple[int, Any, str] | None = None
     for pos, item in enumerate(items):
-        name = backend_name_of(item)
+        name = owner_of(item)
         if name is None:
             continue
         if first is None:

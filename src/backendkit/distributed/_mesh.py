@@ -142,7 +142,7 @@ def _checked(x: Any, where: Mesh, what: str) -> Any:
             f"{what}: mesh must be a backendkit.distributed.Mesh (from mesh()), got "
             f"{type(where).__name__}"
         )
-    owner = backends.backend_name_of(x)
+    owner = backends.owner_of(x)
     if backends.is_framework(owner) and owner != where.backend:
         raise BackendMismatchError(
             f"{what}: x is a {owner} array but the mesh is a {where.backend} mesh; make "

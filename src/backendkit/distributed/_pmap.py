@@ -241,7 +241,7 @@ def _backend(args: tuple[Any, ...], devices: Any) -> backends.Backend:
     owner = backend_for(args)
     if not isinstance(devices, Mesh):
         return owner
-    names = (backends.backend_name_of(x) for x in _tree.leaves(args))
+    names = (backends.owner_of(x) for x in _tree.leaves(args))
     framework = {n for n in names if backends.is_framework(n)}
     if framework and devices.backend not in framework:
         raise BackendMismatchError(

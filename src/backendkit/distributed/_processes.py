@@ -321,7 +321,7 @@ def all_reduce(x: Any, op: str = "sum") -> Any:
     timeout = default_timeout()
 
     def one(leaf: Any) -> Any:
-        owner = backends.backend_name_of(leaf)
+        owner = backends.owner_of(leaf)
         if backends.is_framework(owner) and owner != runtime:
             raise BackendMismatchError(
                 f"all_reduce: a {owner} array, but the processes run {runtime}'s runtime; "
@@ -341,7 +341,7 @@ def _alone(x: Any, op: str) -> Any:
     if isinstance(x, (numbers.Number, np.generic)):
         value: Any = x
         return value / 1 if op == "mean" else value
-    owner = backends.backend_name_of(x)
+    owner = backends.owner_of(x)
     if owner is None:
         raise ArgumentTypeError(f"all_reduce: expected arrays or numbers, got {type(x).__name__}")
     xp = backends.load(owner).namespace
