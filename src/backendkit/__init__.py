@@ -72,12 +72,16 @@ _LAZY: dict[str, str | None] = {
     "jit": "transforms",
     "value_and_grad": "transforms",
     "vmap": "transforms",
+    "backends": None,
+    "bench": None,
     "distributed": None,
+    "finite_differences": None,
+    "keras": None,
     "random": None,
 }
 
 if TYPE_CHECKING:
-    from . import distributed, random
+    from . import backends, bench, distributed, finite_differences, keras, random
     from ._devices import (
         Device,
         MemoryInfo,
