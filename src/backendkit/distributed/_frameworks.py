@@ -1,8 +1,10 @@
 """The framework facts of ``backendkit.distributed``: one small class per backend.
 
 Everything that calls a framework's distributed API lives here, and nothing else in the
-package does, so that these facts can move into the backend plug-ins
-(``backendkit/backends/``) as they stand. The engines are the frameworks' own:
+package does. These classes are the distributed plug-ins: they build on ``_spmd.py``
+(floor L4), so they live here, beside it, while the facts about a framework itself stay
+in its backend plug-in (``backendkit/backends/``, L1). The engines are the frameworks'
+own:
 
 * **JAX** (:class:`JaxParallel`): ``jax.sharding.Mesh`` and ``NamedSharding``,
   ``jax.shard_map`` under ``jax.jit`` for ``pmap``, ``jax.lax`` collectives,
@@ -13,6 +15,14 @@ package does, so that these facts can move into the backend plug-ins
   ``DeviceMesh`` and DTensor ``Shard``/``Replicate`` placements;
 * **NumPy** (:class:`Parallel`): one device, the CPU, and no process runtime; its
   shards run as threads (``_spmd.run_threads``) and combine with NumPy's arithmetic.
+
+Each class is also the one source of its framework's *process* facts, read from the
+class without importing the framework: whether it has a multi-process runtime, the
+launcher that starts one (torchrun, or backendkit's own with a JAX coordinator), the
+environment variables a worker needs, and how :func:`~backendkit.distributed.initialize`
+finds its coordinator in them. ``launch.py`` and ``_processes.py`` ask these classes
+through :func:`parallel_class` and :func:`runtimes` and name no backend, so a fourth
+framework's distributed support is one class here and one :func:`register` call.
 
 The frameworks are imported in ``__init__``, which runs only when a backend's
 distributed functions are first used (see :func:`parallel`).
@@ -26,6 +36,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,7 +56,18 @@ from ._spmd import (
     run_threads,
 )
 
-__all__ = ["JaxParallel", "Parallel", "TorchParallel", "parallel"]
+__all__ = [
+    "JaxParallel",
+    "Parallel",
+    "TorchParallel",
+    "launched_runtime",
+    "parallel",
+    "parallel_class",
+    "register",
+    "runtimes",
+    "runtimes_install_hint",
+    "unregister",
+]
 
 #: what a failed collective's message says when its time ran out
 _TIMED_OUT = re.compile(r"timed? ?out|deadline", re.IGNORECASE)
@@ -75,9 +97,60 @@ class Parallel:
     copy of the data in the one memory there is.
     """
 
+    #: the backend this class serves (its canonical name)
     name: ClassVar[str] = "numpy"
-    #: the framework that starts several processes (None: none)
-    runtime: ClassVar[str | None] = None
+    #: the framework's name in messages
+    title: ClassVar[str] = "NumPy"
+
+    # ------------------------------------------------------------------ process facts
+    # Read from the class, without importing the framework (launch.py reads them in a
+    # process that never imports it).
+
+    #: whether the framework has a multi-process runtime (initialize, launch)
+    multiprocess: ClassVar[bool] = False
+    #: that runtime's module, as messages name it
+    runtime_module: ClassVar[str] = ""
+    #: where ``launch`` and ``initialize`` rank this runtime when no backend is named
+    #: and the selected one has none (lowest first, among the installed ones)
+    launch_rank: ClassVar[int] = 100
+    #: the variables ``initialize`` needs from the launcher to join a run
+    launcher_variables: ClassVar[tuple[str, ...]] = ()
+    #: the variable whose presence says that this runtime's launcher started the process
+    launcher_marker: ClassVar[str | None] = None
+    #: the framework's own launcher, which starts and watches the processes itself
+    #: (``None``: ``launch`` starts one process per rank, see :meth:`rank_environment`)
+    own_launcher: ClassVar[str | None] = None
+    #: what the own launcher's output says about a failed run
+    own_launcher_failure: ClassVar[str] = ""
+
+    @classmethod
+    def launcher_command(cls, nproc: int, port: int, grace: float, log_dir: str) -> list[str]:
+        """The command line of :attr:`own_launcher`, for ``nproc`` processes on this
+        machine with a rendezvous on ``127.0.0.1:port``, logs in ``log_dir`` and
+        ``grace`` seconds for the others after one failed; the script and its
+        arguments follow it."""
+        raise NotImplementedError(f"{cls.name} has no launcher of its own")
+
+    @classmethod
+    def rank_environment(
+        cls, rank: int, nproc: int, coordinator: str, environ: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The variables process ``rank`` of ``nproc`` gets from ``launch`` (on top of
+        ``environ``), the coordinator being ``"host:port"``: torchrun's convention
+        (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``) here; a
+        runtime adds where its coordinator is."""
+        return {
+            "RANK": str(rank),
+            "WORLD_SIZE": str(nproc),
+            "LOCAL_RANK": str(rank),
+            "LOCAL_WORLD_SIZE": str(nproc),
+        }
+
+    @classmethod
+    def launched_coordinator(cls, environ: Mapping[str, str]) -> str | None:
+        """The coordinator ``initialize`` passes to :meth:`start_processes` when a
+        launcher set :attr:`launcher_variables` (``None``: the runtime reads them)."""
+        return None
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -168,9 +241,11 @@ class Parallel:
         return False
 
     def _no_runtime(self) -> NotImplementedError:
+        names = runtimes()
+        modules = " or ".join(parallel_class(n).runtime_module for n in names)
+        calls = " or ".join(f"initialize({n!r})" for n in names)
         return NotImplementedError(
-            f"{self.name} has no multi-process runtime; use torch.distributed or "
-            f"jax.distributed (initialize('torch') or initialize('jax'))"
+            f"{self.name} has no multi-process runtime; use {modules} ({calls})"
         )
 
     def start_processes(
@@ -201,7 +276,34 @@ class JaxParallel(Parallel):
     """JAX: a ``Mesh`` of ``jax.devices()`` (every process's), ``jax.shard_map``."""
 
     name: ClassVar[str] = "jax"
-    runtime: ClassVar[str | None] = "jax"
+    title: ClassVar[str] = "JAX"
+    multiprocess: ClassVar[bool] = True
+    runtime_module: ClassVar[str] = "jax.distributed"
+    launch_rank: ClassVar[int] = 20
+    launcher_variables: ClassVar[tuple[str, ...]] = (
+        "JAX_COORDINATOR_ADDRESS",
+        "RANK",
+        "WORLD_SIZE",
+    )
+    launcher_marker: ClassVar[str | None] = "JAX_COORDINATOR_ADDRESS"
+
+    @classmethod
+    def rank_environment(
+        cls, rank: int, nproc: int, coordinator: str, environ: Mapping[str, str]
+    ) -> dict[str, str]:
+        """JAX has no launcher of its own: ``launch`` starts the processes, and
+        ``jax.distributed`` reads ``JAX_COORDINATOR_ADDRESS`` itself."""
+        env = super().rank_environment(rank, nproc, coordinator, environ)
+        env["JAX_COORDINATOR_ADDRESS"] = coordinator
+        if nproc > 1 and "JAX_LOCAL_DEVICE_IDS" not in environ:
+            # one GPU per process, as torchrun's LOCAL_RANK means (JAX applies it to
+            # GPUs only: CPU devices are unaffected)
+            env["JAX_LOCAL_DEVICE_IDS"] = str(rank)
+        return env
+
+    @classmethod
+    def launched_coordinator(cls, environ: Mapping[str, str]) -> str | None:
+        return environ["JAX_COORDINATOR_ADDRESS"]
 
     def __init__(self, backend: Backend) -> None:
         super().__init__(backend)
@@ -495,7 +597,35 @@ class TorchParallel(Parallel):
     ``torch.distributed`` process group."""
 
     name: ClassVar[str] = "torch"
-    runtime: ClassVar[str | None] = "torch"
+    title: ClassVar[str] = "PyTorch"
+    multiprocess: ClassVar[bool] = True
+    runtime_module: ClassVar[str] = "torch.distributed"
+    launch_rank: ClassVar[int] = 10
+    launcher_variables: ClassVar[tuple[str, ...]] = (
+        "RANK",
+        "WORLD_SIZE",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    )
+    launcher_marker: ClassVar[str | None] = "MASTER_ADDR"
+    own_launcher: ClassVar[str | None] = "torchrun"
+    own_launcher_failure: ClassVar[str] = (
+        "torchrun reports which process failed first (its 'Root Cause' above)"
+    )
+
+    @classmethod
+    def launcher_command(cls, nproc: int, port: int, grace: float, log_dir: str) -> list[str]:
+        """torchrun (``python -m torch.distributed.run``): a static rendezvous, no
+        restarts, each line of process N's output prefixed ``[rankN]:``."""
+        return [
+            sys.executable, "-m", "torch.distributed.run",
+            "--nnodes", "1", "--nproc-per-node", str(nproc),
+            "--master-addr", "127.0.0.1", "--master-port", str(port),
+            "--max-restarts", "0",
+            # "[rankN]:" before every line of process N (torchrun's tee of its logs)
+            "--role", "rank", "--tee", "3", "--log-dir", log_dir,
+            "--shutdown-timeout", str(max(1, round(grace))),
+        ]  # fmt: skip
 
     def __init__(self, backend: Backend) -> None:
         super().__init__(backend)
@@ -716,12 +846,74 @@ class TorchParallel(Parallel):
         self.timeout = None
 
 
-_CLASSES: dict[str, type[Parallel]] = {
-    "numpy": Parallel,
-    "jax": JaxParallel,
-    "torch": TorchParallel,
-}
+# The distributed plug-ins by backend name, in the order of registration, which is
+# also the order launchers' variables are checked in (launched_runtime): JAX's own
+# variable before MASTER_ADDR, which tools other than torchrun set too.
+_CLASSES: dict[str, type[Parallel]] = {}
 _LOADED: dict[str, Parallel] = {}
+
+
+def register(cls: type[Parallel]) -> None:
+    """Make ``cls`` (a :class:`Parallel` subclass) the distributed plug-in of backend
+    ``cls.name``."""
+    _CLASSES[cls.name] = cls
+    _LOADED.pop(cls.name, None)
+
+
+def unregister(name: str) -> None:
+    """Remove the distributed plug-in of backend ``name`` added by :func:`register`."""
+    _CLASSES.pop(name, None)
+    _LOADED.pop(name, None)
+
+
+register(Parallel)
+register(JaxParallel)
+register(TorchParallel)
+
+
+def parallel_class(name: str) -> type[Parallel]:
+    """The distributed plug-in class of canonical backend ``name``; reading its facts
+    imports no framework.
+
+    Raises
+    ------
+    DistributedError
+        If backend ``name`` has no distributed plug-in.
+    """
+    try:
+        return _CLASSES[name]
+    except KeyError:
+        raise DistributedError(
+            f"the {name} backend has no distributed support (backendkit.distributed "
+            f"serves {', '.join(_CLASSES)}); convert its arrays to one of those first "
+            f"(backendkit.convert)"
+        ) from None
+
+
+def runtimes() -> list[str]:
+    """The backends with a multi-process runtime, in the order ``launch`` and
+    ``initialize`` prefer them when none is named (``launch_rank``)."""
+    found = [cls for cls in _CLASSES.values() if cls.multiprocess]
+    return [cls.name for cls in sorted(found, key=lambda cls: cls.launch_rank)]
+
+
+def launched_runtime(environ: Mapping[str, str]) -> str | None:
+    """The runtime whose launcher set ``environ``'s variables, ``None`` if none did."""
+    return next(
+        (
+            cls.name
+            for cls in _CLASSES.values()
+            if cls.launcher_marker is not None and environ.get(cls.launcher_marker)
+        ),
+        None,
+    )
+
+
+def runtimes_install_hint() -> str:
+    """What installs a multi-process runtime: ``pip install 'backendkit[a]' or
+    'backendkit[b]'``."""
+    first, *others = [backends.install_hint(name) for name in runtimes()]
+    return " or ".join([first, *(h.removeprefix("pip install ") for h in others)])
 
 
 def parallel(name: str) -> Parallel:
@@ -730,5 +922,5 @@ def parallel(name: str) -> Parallel:
         return _LOADED[name]
     except KeyError:
         pass
-    fw = _LOADED[name] = _CLASSES[name](backends.load(name))
+    fw = _LOADED[name] = parallel_class(name)(backends.load(name))
     return fw
