@@ -35,7 +35,14 @@ import numpy as np
 from .. import _tree, backends
 from ..errors import ArgumentTypeError, ArgumentValueError, BackendMismatchError, DistributedError
 from ..selection import get_backend
-from ._frameworks import Parallel, parallel
+from ._frameworks import (
+    Parallel,
+    launched_runtime,
+    parallel,
+    parallel_class,
+    runtimes,
+    runtimes_install_hint,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -52,8 +59,6 @@ __all__ = [
 DEFAULT_TIMEOUT = 300.0
 #: the environment variable that sets that default (``launch --collective-timeout``)
 TIMEOUT_ENV_VAR = "BACKENDKIT_DISTRIBUTED_TIMEOUT"
-_TORCH_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-_JAX_VARS = ("JAX_COORDINATOR_ADDRESS", "RANK", "WORLD_SIZE")
 _OPS = ("sum", "mean", "max", "min")
 
 # {"backend": name, "timeout": seconds} while initialize() is in force
@@ -81,11 +86,10 @@ def default_timeout() -> float:
 
 
 def _no_launcher(runtime: str, missing: list[str]) -> DistributedError:
-    how = (
-        "python -m backendkit launch -n N --backend torch script.py (or torchrun)"
-        if runtime == "torch"
-        else "python -m backendkit launch -n N --backend jax script.py"
-    )
+    own = parallel_class(runtime).own_launcher
+    how = f"python -m backendkit launch -n N --backend {runtime} script.py"
+    if own is not None:
+        how += f" (or {own})"
     return DistributedError(
         f"initialize(): no launcher started this process for {runtime}: "
         f"{', '.join(missing)} not set. Start the script with {how}, or pass "
@@ -97,23 +101,25 @@ def _runtime(backend: str | None) -> str:
     """The framework whose runtime starts: ``backend``, else the selected one, else
     the one the launcher's variables are for."""
     name = backends.canonical_name(backend) if backend is not None else get_backend()
-    if name != "numpy":
+    cls = parallel_class(name)
+    if cls.multiprocess:
         return name
     if backend is not None:
+        choices = " or ".join(f"{n!r} ({parallel_class(n).runtime_module})" for n in runtimes())
         raise ArgumentValueError(
-            "initialize(backend='numpy'): NumPy has no multi-process runtime; use 'torch' "
-            "(torch.distributed) or 'jax' (jax.distributed), which also reduce NumPy arrays"
+            f"initialize(backend={name!r}): {cls.title} has no multi-process runtime; use "
+            f"{choices}, which also reduce {cls.title} arrays"
         )
-    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
-        return "jax"
-    if os.environ.get("MASTER_ADDR"):
-        return "torch"
-    for name in ("torch", "jax"):
+    launched = launched_runtime(os.environ)
+    if launched is not None:
+        return launched
+    for name in runtimes():
         if backends.is_installed(name):
-            raise _no_launcher(name, [v for v in _TORCH_VARS if v not in os.environ])
+            needed = parallel_class(name).launcher_variables
+            raise _no_launcher(name, [v for v in needed if v not in os.environ])
     raise DistributedError(
-        "initialize(): neither torch nor jax is installed, and NumPy has no multi-process "
-        "runtime: pip install 'backendkit[torch]' or 'backendkit[jax]'"
+        f"initialize(): neither {' nor '.join(runtimes())} is installed, and {cls.title} "
+        f"has no multi-process runtime: {runtimes_install_hint()}"
     )
 
 
@@ -183,7 +189,7 @@ def initialize(
         )
     runtime = _runtime(backend)
     seconds = default_timeout() if timeout is None else _seconds(timeout, "initialize(): timeout")
-    needed = _TORCH_VARS if runtime == "torch" else _JAX_VARS
+    needed = parallel_class(runtime).launcher_variables
     explicit = (coordinator_address, num_processes, process_id)
     if all(v is None for v in explicit):
         missing = [v for v in needed if not os.environ.get(v)]
@@ -191,8 +197,9 @@ def initialize(
             raise _no_launcher(runtime, missing)
         count = _int(os.environ["WORLD_SIZE"], "WORLD_SIZE", low=1)
         index = _int(os.environ["RANK"], "RANK", low=0)
-        # torch reads its own variables (env://), which also reuses torchrun's store
-        coordinator = None if runtime == "torch" else os.environ["JAX_COORDINATOR_ADDRESS"]
+        # None: the runtime reads its launcher's variables itself (torch's env://,
+        # which also reuses torchrun's store)
+        coordinator = parallel_class(runtime).launched_coordinator(os.environ)
     elif any(v is None for v in explicit):
         raise ArgumentValueError(
             "initialize(): give all of coordinator_address=, num_processes= and "
@@ -226,8 +233,9 @@ def _active() -> Parallel | None:
     ``None`` in a single process."""
     if _state is not None:
         return parallel(_state["backend"])
-    for name in ("torch", "jax"):
-        if name in sys.modules and backends.is_installed(name):
+    for name in runtimes():
+        # a runtime the user started directly: its framework is imported already
+        if backends.plugin(name).framework in sys.modules and backends.is_installed(name):
             fw = parallel(name)
             if fw.processes_active():
                 return fw
@@ -317,7 +325,7 @@ def all_reduce(x: Any, op: str = "sum") -> Any:
     fw = _active()
     if fw is None:
         return _tree.tree_map(lambda leaf: _alone(leaf, op), x)
-    runtime = fw.runtime
+    runtime = fw.name
     timeout = default_timeout()
 
     def one(leaf: Any) -> Any:
@@ -344,10 +352,9 @@ def _alone(x: Any, op: str) -> Any:
     owner = backends.owner_of(x)
     if owner is None:
         raise ArgumentTypeError(f"all_reduce: expected arrays or numbers, got {type(x).__name__}")
-    xp = backends.load(owner).namespace
     if op == "mean":
         return x / 1
-    return xp.asarray(x, copy=True) if owner != "jax" else x
+    return backends.load(owner).namespace.asarray(x, copy=True)
 
 
 def barrier(timeout: float | None = None) -> None:
