@@ -53,6 +53,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import backends
+from .distributed import TIMEOUT_ENV_VAR
+from .distributed._frameworks import Parallel, parallel_class, runtimes, runtimes_install_hint
 from .errors import ArgumentValueError, BackendNotInstalledError
 from .selection import ENV_VAR
 
@@ -62,6 +64,9 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 #: the exit status of a run stopped by --timeout (as the timeout command's)
 TIMED_OUT = 124
 _POLL = 0.05
+#: seconds a framework's own launcher gets, beyond the grace period, to stop its
+#: processes itself before it is stopped
+_LAUNCHER_SHUTDOWN = 5.0
 
 
 def free_port() -> int:
@@ -106,8 +111,6 @@ def worker_environment(
     if loopback is not None and "GLOO_SOCKET_IFNAME" not in os.environ:
         env["GLOO_SOCKET_IFNAME"] = loopback
     if collective_timeout is not None:
-        from .distributed import TIMEOUT_ENV_VAR
-
         env[TIMEOUT_ENV_VAR] = f"{collective_timeout:g}"
     return env
 
@@ -116,14 +119,15 @@ def _default_backend() -> str:
     from .selection import get_backend
 
     name = get_backend()
-    if name in ("jax", "torch"):
+    if name in runtimes():
         return name
-    for name in ("torch", "jax"):
+    for name in runtimes():
         if backends.is_installed(name):
             return name
+    host = parallel_class(backends.host_name()).title
     raise BackendNotInstalledError(
-        "launch needs torch or jax for several processes (NumPy has no multi-process "
-        "runtime): pip install 'backendkit[torch]' or 'backendkit[jax]'"
+        f"launch needs {' or '.join(runtimes())} for several processes ({host} has no "
+        f"multi-process runtime): {runtimes_install_hint()}"
     )
 
 
@@ -332,10 +336,11 @@ def launch(
     if not path.is_file():
         raise ArgumentValueError(f"launch: no script {str(path)!r} (not a file)")
     name = _default_backend() if backend is None else backends.canonical_name(backend)
-    if name not in ("jax", "torch"):
+    if name not in runtimes():
+        host = parallel_class(backends.host_name()).title
         raise ArgumentValueError(
-            f"launch: --backend must be jax or torch (the multi-process runtimes), got "
-            f"{backend!r}; a NumPy script can use either to reduce its arrays"
+            f"launch: --backend must be {' or '.join(sorted(runtimes()))} (the multi-process "
+            f"runtimes), got {backend!r}; a {host} script can use either to reduce its arrays"
         )
     if not backends.is_installed(name):
         raise BackendNotInstalledError(
@@ -344,12 +349,13 @@ def launch(
     output = _Output(stdout or sys.stdout, stderr or sys.stderr)
     env = {**os.environ, **worker_environment(name, nproc, collective_timeout)}
     port = free_port()
-    if name == "torch":
-        return _launch_torch(path, nproc, list(args), env, port, timeout, grace, output)
-    return _launch_jax(path, nproc, list(args), env, port, timeout, grace, output)
+    runtime = parallel_class(name)
+    start = _launch_own if runtime.own_launcher is not None else _launch_ranks
+    return start(runtime, path, nproc, list(args), env, port, timeout, grace, output)
 
 
-def _launch_jax(
+def _launch_ranks(
+    runtime: type[Parallel],
     path: Path,
     nproc: int,
     args: list[str],
@@ -359,22 +365,12 @@ def _launch_jax(
     grace: float,
     output: _Output,
 ) -> int:
+    """One process per rank, started and watched here (JAX's way: it has no launcher)."""
     procs, names = [], []
     try:
         for rank in range(nproc):
-            rank_env = {
-                **env,
-                "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
-                "RANK": str(rank),
-                "WORLD_SIZE": str(nproc),
-                "LOCAL_RANK": str(rank),
-                "LOCAL_WORLD_SIZE": str(nproc),
-            }
-            if nproc > 1 and "JAX_LOCAL_DEVICE_IDS" not in env:
-                # one GPU per process, as torchrun's LOCAL_RANK means (JAX applies it
-                # to GPUs only: CPU devices are unaffected)
-                rank_env["JAX_LOCAL_DEVICE_IDS"] = str(rank)
-            proc = _start([sys.executable, str(path), *args], rank_env)
+            extra = runtime.rank_environment(rank, nproc, f"127.0.0.1:{port}", env)
+            proc = _start([sys.executable, str(path), *args], {**env, **extra})
             procs.append(proc)
             names.append(f"rank {rank}")
             output.follow(proc.stdout, f"[rank{rank}]:", to_err=False)  # type: ignore[arg-type]
@@ -385,7 +381,8 @@ def _launch_jax(
     return _supervise(procs, names, timeout, grace, output)
 
 
-def _launch_torch(
+def _launch_own(
+    runtime: type[Parallel],
     path: Path,
     nproc: int,
     args: list[str],
@@ -395,38 +392,36 @@ def _launch_torch(
     grace: float,
     output: _Output,
 ) -> int:
+    """The framework's own launcher (torchrun), which starts, prefixes and watches the
+    processes itself."""
+    launcher = str(runtime.own_launcher)
     with tempfile.TemporaryDirectory(prefix="backendkit-launch-") as logs:
-        argv = [
-            sys.executable, "-m", "torch.distributed.run",
-            "--nnodes", "1", "--nproc-per-node", str(nproc),
-            "--master-addr", "127.0.0.1", "--master-port", str(port),
-            "--max-restarts", "0",
-            # "[rankN]:" before every line of process N (torchrun's tee of its logs)
-            "--role", "rank", "--tee", "3", "--log-dir", logs,
-            "--shutdown-timeout", str(max(1, round(grace))),
-            str(path), *args,
-        ]  # fmt: skip
+        argv = [*runtime.launcher_command(nproc, port, grace, logs), str(path), *args]
         proc = _start(argv, env)
         output.follow(proc.stdout, "", to_err=False)  # type: ignore[arg-type]
         output.follow(proc.stderr, "", to_err=True)  # type: ignore[arg-type]
-        # torchrun stops the other processes itself when one fails; give it the grace
-        # period plus its own shutdown time before stopping it
-        code = _supervise([proc], ["torchrun"], timeout, grace + 5.0, output, summary=False)
+        # the launcher stops the other processes itself when one fails; give it the
+        # grace period plus its own shutdown time before stopping it
+        patience = grace + _LAUNCHER_SHUTDOWN
+        code = _supervise([proc], [launcher], timeout, patience, output, summary=False)
     if code not in (0, TIMED_OUT):
-        output.note(
-            f"the run failed: torchrun reports which process failed first (its "
-            f"'Root Cause' above); exit status {code}"
-        )
+        output.note(f"the run failed: {runtime.own_launcher_failure}; exit status {code}")
     return code
 
 
 # ---------------------------------------------------------------------- the command
+def _backend_choices() -> list[str]:
+    """The names ``--backend`` takes: the multi-process runtimes, then their aliases."""
+    names = sorted(runtimes())
+    return [*names, *(alias for alias, name in backends.ALIASES.items() if name in names)]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``launch`` command's arguments (see ``python -m backendkit launch --help``)."""
     parser.add_argument("-n", "--nproc", type=int, required=True, help="number of processes")
     parser.add_argument(
         "--backend",
-        choices=["jax", "torch", "pytorch"],
+        choices=_backend_choices(),
         help="the multi-process runtime (default: the selected backend, else torch, else jax)",
     )
     parser.add_argument("--timeout", type=float, help="seconds the whole run may take")
