@@ -19,7 +19,9 @@ Child processes are bounded by timeouts and talk over 127.0.0.1 only.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -27,15 +29,24 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
 from conftest import SRC, run_python, skip_unless_installed
 
 import backendkit as bk
+from backendkit import backends, xp
 from backendkit import distributed as dist
-from backendkit import xp
 from backendkit.bench.workloads import get_workload
+from backendkit.distributed._frameworks import (
+    Parallel,
+    launched_runtime,
+    register,
+    runtimes,
+    unregister,
+)
+from backendkit.launch import add_arguments, launch
 
 HERE = Path(__file__).resolve().parent / "distributed"
 EMULATED = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
@@ -340,6 +351,7 @@ def test_one_process_without_a_launcher(backend, monkeypatch):
     assert dist.process_count() == 1
     x = bk.asarray(np.array([1.0, 2.0]))
     summed = dist.all_reduce(x)
+    assert summed is not x  # a new array on every backend, as documented
     np.testing.assert_array_equal(bk.to_numpy(summed), [1.0, 2.0])
     assert bk.backend_of(summed) == backend
     host = np.array([3.0])
@@ -588,6 +600,91 @@ def test_a_killed_rank_is_an_error_in_the_others_within_the_timeout(runtime):
     waited = float(proc.stdout.split("[rank0]:rank 0: DistributedError after ")[1].split()[0])
     assert waited <= 20  # the collective timeout: nobody waits longer
     assert seconds < 120, output
+
+
+# ---------------------------------------------------------------------- the runtimes' facts
+def test_launch_backend_choices_are_the_runtimes_and_their_aliases():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert "{jax,torch,pytorch}" in parser.format_help()
+
+
+class ToyParallel(Parallel):
+    """A fourth framework's distributed plug-in, for the toy backend of
+    tests/test_toy_backend.py: a runtime with no launcher of its own (``launch`` starts
+    one process per rank), whose processes find their coordinator in ``TOY_COORDINATOR``.
+    It stands for a real one (CuPy with NCCL, MLX's ``mx.distributed``): launch and
+    initialize learn everything they need from this class."""
+
+    name: ClassVar[str] = "toy"
+    title: ClassVar[str] = "Toy"
+    multiprocess: ClassVar[bool] = True
+    runtime_module: ClassVar[str] = "toy.distributed"
+    launch_rank: ClassVar[int] = 30
+    launcher_variables: ClassVar[tuple[str, ...]] = ("TOY_COORDINATOR", "RANK", "WORLD_SIZE")
+    launcher_marker: ClassVar[str | None] = "TOY_COORDINATOR"
+
+    @classmethod
+    def rank_environment(cls, rank, nproc, coordinator, environ):
+        env = super().rank_environment(rank, nproc, coordinator, environ)
+        return {**env, "TOY_COORDINATOR": coordinator}
+
+
+@pytest.fixture
+def toy_backend():
+    from test_toy_backend import ToyBackend
+
+    backends.register(ToyBackend)
+    try:
+        yield "toy"
+    finally:
+        backends.unregister("toy")
+
+
+def test_a_fourth_runtime_is_one_class_and_its_registration(toy_backend, tmp_path, monkeypatch):
+    for var in ("RANK", "WORLD_SIZE", "TOY_COORDINATOR"):
+        monkeypatch.delenv(var, raising=False)
+    register(ToyParallel)
+    try:
+        assert runtimes()[-1] == "toy"  # ranked after torch and jax
+        assert launched_runtime({"TOY_COORDINATOR": "127.0.0.1:1"}) == "toy"
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        assert "{jax,torch,toy,pytorch,toys}" in parser.format_help()
+        with pytest.raises(
+            bk.DistributedError,
+            match=r"for toy: TOY_COORDINATOR, RANK, WORLD_SIZE not set.*--backend toy script",
+        ):
+            dist.initialize("toy")
+        with pytest.raises(bk.ArgumentValueError, match=r"or 'toy' \(toy.distributed\)"):
+            dist.initialize("numpy")
+        script = _script(
+            tmp_path,
+            """
+            import os
+            print(os.environ["RANK"], os.environ["TOY_COORDINATOR"], os.environ["BACKENDKIT_BACKEND"])
+            """,
+        )
+        out, err = io.StringIO(), io.StringIO()
+        assert launch(script, 2, backend="toys", timeout=60, stdout=out, stderr=err) == 0, err
+        lines = sorted(out.getvalue().splitlines())
+        assert [line.split()[0] for line in lines] == ["[rank0]:0", "[rank1]:1"], lines
+        coordinators = {line.split()[1] for line in lines}
+        assert len(coordinators) == 1
+        assert coordinators.pop().startswith("127.0.0.1:")
+        assert all(line.endswith(" toy") for line in lines)
+    finally:
+        unregister("toy")
+    assert "toy" not in runtimes()
+
+
+def test_a_backend_without_distributed_support_is_refused_clearly(toy_backend):
+    x = bk.asarray(np.ones(4), backend=toy_backend)
+    with pytest.raises(bk.DistributedError, match="the toy backend has no distributed support"):
+        dist.pmap(lambda v: v, devices=2)(x)
+    with pytest.raises(bk.DistributedError, match="convert its arrays"):
+        dist.mesh(backend=toy_backend)
+    assert bk.get_backend() == "numpy"
 
 
 # ---------------------------------------------------------------------- Keras
