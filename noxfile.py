@@ -60,8 +60,10 @@ def tests(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the site, executing every tutorial.
 
-    ``-- --serve`` rebuilds on change; ``-- --cache`` is a quick rebuild that re-executes
-    only the tutorials whose code changed.
+    ``-- --serve`` rebuilds on change. ``-- --cache`` reads only what changed and takes
+    each page's outputs from the jupyter-cache when its code is unchanged: after ``nox
+    -s tutorials``, which stores there the run of every page on the backend the site
+    shows it on, no page is executed twice (what CI does).
     """
     _install(session, "-e", ".[docs,all]")
     serve = "--serve" in session.posargs
@@ -69,9 +71,8 @@ def docs(session: nox.Session) -> None:
     posargs = [a for a in session.posargs if a not in ("--serve", "--cache")]
     env = _quiet_home(BUILD)
     args = ["-b", "html", "-W", "-n", "--keep-going", "-T", "docs", str(BUILD / "html")]
-    # By default every page is read afresh (-E), so every tutorial runs against the
-    # library as it is now; "-- --cache" rebuilds only what changed and reuses the
-    # outputs of notebooks whose code did not change (jupyter-cache).
+    # By default every page is read afresh (-E) and executed (conf.py: "force"), so every
+    # tutorial runs against the library as it is now.
     args += ["-D", "nb_execution_mode=cache"] if cache else ["-E"]
     if serve:
         _install(session, "sphinx-autobuild")
@@ -90,16 +91,28 @@ def tutorials(session: nox.Session) -> None:
     """Run every tutorial on every backend it declares (``-- jax``: one backend only).
 
     ``-- jax --pages tutorials/03-*.md`` runs a few pages; python docs/tools/run_matrix.py
-    --help lists the options.
+    --help lists the options. ``-- --commit-record`` then copies the record into
+    docs/status-records/, the one Read the Docs shows (commit it).
 
-    Each page runs in a fresh kernel per backend; the record, docs/_build/status/*.json,
-    is what the site's Status page shows. Fails, after running everything, if any page
-    failed. One environment serves all three backends (each has all frameworks).
+    Each page runs once per backend, in a fresh kernel; the record, docs/_build/status/,
+    is what the site's Status page shows, and the run on the backend the site shows a
+    page on goes into the docs build's jupyter-cache (``nox -s docs -- --cache`` uses
+    it), while tests/test_notebooks.py takes a matching record for its own run. Fails,
+    after running everything, if any page failed. One environment serves all three
+    backends (each has all frameworks).
     """
     _install(session, "-e", ".[docs,all]")
+    commit = "--commit-record" in session.posargs
+    posargs = [a for a in session.posargs if a != "--commit-record"]
     env = _quiet_home(BUILD)
     guard = ["python", "docs/tools/no_stray_writes.py", "--"]
-    session.run(*guard, "python", "docs/tools/run_matrix.py", *session.posargs, env=env)
+    session.run(*guard, "python", "docs/tools/run_matrix.py", *posargs, env=env)
+    if commit:
+        target = ROOT / "docs" / "status-records"
+        target.mkdir(exist_ok=True)
+        for record in sorted((BUILD / "status").glob("*.json")):
+            shutil.copyfile(record, target / record.name)
+            session.log(f"copied {record.name} into docs/status-records/: commit it")
 
 
 @nox.session(python=PYTHON)
@@ -142,3 +155,16 @@ def lint(session: nox.Session) -> None:
     session.run("check-jsonschema", "--builtin-schema", "vendor.readthedocs", ".readthedocs.yaml")
     # the package's source is read, not imported: no framework is needed here
     session.run("lint-imports", env={"PYTHONPATH": str(ROOT / "src")})
+
+
+@nox.session(python=PYTHON)
+def gpu_dry_run(session: nox.Session) -> None:
+    """benchmarks/gpu_run.sh --cpu-dry-run: the GPU machine's script, every step on the
+    CPU at small sizes (a couple of minutes), so that it works the first time a GPU
+    machine is lent. Outputs in build/gpu-dry-run/ (``-- --steps "bench"``: some)."""
+    _install(session, "-e", ".[test,all]", "pytest-xdist")
+    out = ROOT / "build" / "gpu-dry-run"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**_quiet_home(ROOT / "build" / "gpu-dry-run-home"), "PYTHON": "python"}
+    args = ["bash", "benchmarks/gpu_run.sh", "--cpu-dry-run", "--out", str(out)]
+    session.run(*args, *session.posargs, env=env, external=True)

@@ -37,6 +37,7 @@ NOT_IN_TUTORIALS = {"__version__": "metadata, not something a lesson uses"}
 # conf.py keeps these inside the build folder by itself (Read the Docs calls sphinx-build
 # directly): the gate's build must not inherit them from nox, or it would prove nothing.
 sys.path.insert(0, str(DOCS / "tools"))
+import build_paths
 from quiet_home import HOMES
 
 _HOME_VARIABLES = tuple(HOMES)
@@ -48,18 +49,34 @@ def inner():
 inner()
 """
 
+#: cells before the failing one: a warning and a traceback through a library file (both
+#: name files by absolute paths on the machine that runs them), a Markdown table
+LESSON_CELLS = [
+    ([], 'import warnings\n\nwarnings.warn("careful")'),
+    (["raises-exception"], 'import json\n\njson.loads("{")'),
+    (
+        [],
+        'from IPython.display import Markdown\n\nMarkdown("| a | b |\\n| --- | --- |\\n| 1 | 2 |")',
+    ),
+]
+PAGE = "tutorials/page"
+
+
+def _code_cell(tags: list[str], code: str) -> str:
+    tag_line = f":tags: {tags}\n".replace("'", "") if tags else ""
+    return "```{code-cell} ipython3\n" + tag_line + code + "\n```\n\n"
+
 
 # ------------------------------------------------------------------ a failing cell
 def _site(root: Path, tags: list[str]) -> Path:
-    """A copy of the site with one page whose cell raises; the copy's docs folder."""
+    """A copy of the site with one tutorial whose last cell raises; the copy's docs folder."""
     docs = root / "docs"
     ignore = shutil.ignore_patterns("__pycache__")
     docs.mkdir(parents=True)
     shutil.copy(DOCS / "conf.py", docs / "conf.py")
     for folder in ("tools", "_static"):
         shutil.copytree(DOCS / folder, docs / folder, ignore=ignore)
-    (docs / "index.md").write_text("# Gate\n\n```{toctree}\npage\n```\n", encoding="utf-8")
-    tag_line = f":tags: {tags}\n".replace("'", "") if tags else ""
+    (docs / "index.md").write_text(f"# Gate\n\n```{{toctree}}\n{PAGE}\n```\n", encoding="utf-8")
     page = textwrap.dedent(
         """\
         ---
@@ -78,22 +95,27 @@ def _site(root: Path, tags: list[str]) -> Path:
 
         # A page that raises
 
-        ```{code-cell} ipython3
         """
     )
-    (docs / "page.md").write_text(page + tag_line + FAILING_CELL + "```\n", encoding="utf-8")
+    page += "".join(_code_cell(*cell) for cell in LESSON_CELLS) + _code_cell(tags, FAILING_CELL)
+    (docs / f"{PAGE}.md").parent.mkdir()
+    (docs / f"{PAGE}.md").write_text(page, encoding="utf-8")
     return docs
 
 
-def _build(docs: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def _build(
+    docs: Path, home: Path, *options: str, fresh: bool = False
+) -> subprocess.CompletedProcess[str]:
     """``sphinx-build`` as ``nox -s docs`` runs it, with an empty HOME; output and status."""
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in _HOME_VARIABLES}
     env["HOME"] = str(home)
     # a failed build saves its traceback in a temporary file: keep it in the test's folder
     env["TMPDIR"] = str(home.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    args = ["-b", "html", "-W", "-n", "--keep-going", "-T", str(docs), str(docs / "_build/html")]
+    args = ["-b", "html", "-W", "-n", "--keep-going", "-T", *options]
+    args += ["-E"] if fresh else []
+    args += [str(docs), str(docs / "_build/html")]
     return subprocess.run(
         [sys.executable, "-m", "sphinx", *args],
         check=False,
@@ -131,15 +153,130 @@ def test_the_same_cell_tagged_raises_exception_builds_and_writes_only_the_build(
     tmp_path: Path,
 ) -> None:
     pytest.importorskip("myst_nb", reason="the docs extra is needed: pip install '.[docs]'")
+    nbformat = pytest.importorskip("nbformat", reason="the docs extra is needed")
     docs = _site(tmp_path / "site", tags=["raises-exception"])
     sources = _files(docs)
     result = _build(docs, tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
-    page = (docs / "_build/html/page.html").read_text(encoding="utf-8")
+    html = docs / "_build/html"
+    page = (html / f"{PAGE}.html").read_text(encoding="utf-8")
     assert "deliberately missing key" in page  # the error is shown, as the lesson
     assert not any((tmp_path / "home").iterdir()), sorted(_files(tmp_path / "home"))
     outside = {f for f in _files(docs) - sources if not f.startswith("_build/")}
     assert not outside, f"the build wrote outside docs/_build: {sorted(outside)}"
+
+    # outputs name files as a reader's machine would: no path of this one
+    assert "&lt;cell&gt;:3: UserWarning: careful" in page, page
+    assert "json/decoder.py" in page or "json/__init__.py" in page, page
+    assert not build_paths.leaked_paths(page), build_paths.leaked_paths(page)
+    # Markdown a cell displays is MyST: its table is a table, not pipes in a paragraph
+    assert "<table" in page.split("A page that raises", 1)[1], page
+    # the tutorial offers itself as a notebook, without outputs, and as its source
+    assert 'href="page.ipynb"' in page
+    assert 'href="page.md"' in page
+    notebook = nbformat.read(html / f"{PAGE}.ipynb", as_version=4)
+    assert not any(c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+    assert (html / f"{PAGE}.md").read_text(encoding="utf-8") == (docs / f"{PAGE}.md").read_text(
+        encoding="utf-8"
+    )
+
+
+@pytest.mark.slow
+def test_the_site_shows_the_matrix_run_and_executes_a_page_that_failed_there(
+    tmp_path: Path,
+) -> None:
+    """CI's docs build (``-D nb_execution_mode=cache``) shows the outputs that the matrix
+    stored for a page, without executing it; a page whose matrix run failed is taken out
+    of the cache, so the build executes it, and would fail with it."""
+    pytest.importorskip("myst_nb", reason="the docs extra is needed: pip install '.[docs]'")
+    jupytext = pytest.importorskip("jupytext", reason="the docs extra is needed")
+    nbformat = pytest.importorskip("nbformat", reason="the docs extra is needed")
+    import run_matrix
+
+    docs = _site(tmp_path / "site", tags=["raises-exception"])
+    source = docs / f"{PAGE}.md"
+    ran = jupytext.read(source)  # as the matrix ran it: one marker output per cell
+    for count, cell in enumerate((c for c in ran.cells if c.cell_type == "code"), start=1):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="FROM THE MATRIX\n")]
+        cell.execution_count = count
+    cache = docs / "_build" / ".jupyter_cache"  # nb_execution_cache_path in conf.py
+
+    run_matrix._update_cache(cache, source, ran, {"status": "passed", "seconds": 1.0})
+    result = _build(docs, tmp_path / "home", "-D", "nb_execution_mode=cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (docs / f"_build/html/{PAGE}.html").read_text(encoding="utf-8")
+    assert "FROM THE MATRIX" in page
+    assert "KeyError" not in page  # the cell's error: it did not run
+
+    run_matrix._update_cache(cache, source, ran, {"status": "failed", "seconds": 1.0})
+    result = _build(docs, tmp_path / "home", "-D", "nb_execution_mode=cache", fresh=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (docs / f"_build/html/{PAGE}.html").read_text(encoding="utf-8")
+    assert "FROM THE MATRIX" not in page
+    assert "KeyError" in page
+
+
+def test_the_matrix_notebooks_are_found_in_the_docs_cache() -> None:
+    """jupyter-cache finds a page by the hash of its code cells: the notebook the matrix
+    runs (jupytext's) must hash as MyST-NB's reading of the same page does."""
+    jupytext = pytest.importorskip("jupytext", reason="the docs extra is needed")
+    pytest.importorskip("myst_nb", reason="the docs extra is needed")
+    from jupyter_cache.cache.main import JupyterCacheBase
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    hashed = JupyterCacheBase.create_hashed_notebook
+    for page in TUTORIALS:
+        text = page.read_text(encoding="utf-8")
+        ours = hashed(None, jupytext.read(page))[1]
+        theirs = hashed(None, read_myst_markdown_notebook(text, path=str(page)))[1]
+        assert ours == theirs, page.name
+
+
+# ------------------------------------------------------------ build machine's paths
+def test_machine_paths_become_what_a_reader_would_see() -> None:
+    root = Path("/home/ci/clone")
+    text = (
+        "File /home/ci/clone/src/backendkit/functional.py:12, in put\n"
+        "File /home/ci/clone/.nox/docs/lib/python3.11/site-packages/jax/_src/api.py:3\n"
+        "/opt/py/lib/python3.11/warnings.py:9: in warn\n"
+        "/tmp/ipykernel_4242/31337.py:2: UserWarning: careful\n"
+        "see /home/ci/clone/tutorials/03-put-and-at.md"
+    )
+    assert build_paths.relative(text, root) == (
+        "File backendkit/functional.py:12, in put\n"
+        "File jax/_src/api.py:3\n"
+        "warnings.py:9: in warn\n"
+        "<cell>:2: UserWarning: careful\n"
+        "see tutorials/03-put-and-at.md"
+    )
+    assert not build_paths.leaked_paths(build_paths.relative(text, root), root)
+    assert build_paths.leaked_paths(text, root)
+
+
+def test_the_site_check_finds_a_machine_path_in_any_page(tmp_path: Path) -> None:
+    import check_site
+
+    (tmp_path / "tutorials").mkdir()
+    (tmp_path / "index.html").write_text("<p>nothing here</p>", encoding="utf-8")
+    leak = f"<pre>{ROOT}/src/backendkit/functional.py:12</pre>"
+    (tmp_path / "tutorials" / "page.html").write_text(leak, encoding="utf-8")
+    problems = check_site.check_no_machine_paths(tmp_path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("tutorials/page.html:"), problems
+
+
+# --------------------------------------------------------------------- front door
+def test_citation_licence_and_version_agree() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    yaml = pytest.importorskip("yaml", reason="the docs extra is needed")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert citation["version"] == backendkit.__version__
+    assert citation["license"] == project["license"]
+    assert "BSD 3-Clause" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert citation["repository-code"] == project["urls"]["Source"]
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert f"version = {{{backendkit.__version__}}}" in index
 
 
 # ---------------------------------------------------------------------- API coverage

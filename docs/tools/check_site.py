@@ -8,11 +8,18 @@ to fetch one), and checks that
 
 - every page loads with no error in the browser console and no request answered 4xx/5xx;
 - every image on every page loads (``naturalWidth > 0``);
+- at desktop width (1280 px), every cell output and every table fits the text column: a
+  reader must not have to scroll sideways to find a column (tracebacks wrap);
+- no page, notebook or search index names the build machine: no absolute path of the
+  clone, the Python environment, the home folder or a kernel's temporary files
+  (``build_paths.py``);
+- every tutorial links its notebook (``.ipynb``) and source (``.md``), and both exist;
 - the search page finds the ``put`` tutorial (``search.html?q=put``);
 
-and notes (without failing) the cell outputs wider than the text column; then it saves
-screenshots of the home page, one tutorial and the Status page, in furo's light and dark
-themes, under ``docs/_build/screenshots/``. Exit status 1 on any problem.
+and notes (without failing) what is wider than the column on a 400 px phone screen. Then
+it saves screenshots under ``docs/_build/screenshots/``: the home page, one tutorial and
+the Status page in furo's light and dark themes, the Keras tutorial (its comparison
+table), and the ``put`` tutorial 400 px wide. Exit status 1 on any problem.
 
 Usage::
 
@@ -33,6 +40,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from build_paths import leaked_paths
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "docs" / "_build"
 FLAGS = [
@@ -50,6 +59,7 @@ FLAGS = [
     "--lang=en-US",
 ]
 WIDTH, HEIGHT, MAX_HEIGHT = 1280, 900, 6000
+PHONE = 400  # px: a narrow screen, where what does not fit is noted, not failed
 WAIT = 30.0  # seconds for a page's images or the search results to arrive
 
 # Resolves once every image has loaded or failed (lazy images made eager first, since a
@@ -63,11 +73,30 @@ Promise.all(images.map((img) => img.complete ? null : new Promise((resolve) => {
 }))).then(() => done(images.map((img) => [img.getAttribute("src"), img.naturalWidth])));
 """
 
-# Cell outputs that do not fit the text column: not an error (they scroll sideways), but a
-# reader may miss a column that is out of sight, so they are reported.
-_WIDE_OUTPUTS_JS = """
-return [...document.querySelectorAll(".cell_output pre")]
-  .filter((pre) => pre.scrollWidth > pre.clientWidth + 1).length;
+# What does not fit the text column: a cell output or a table whose content overflows
+# its own box (a reader scrolls sideways, and may miss a column that is out of sight), or
+# that sticks out past the column's right edge. furo's table wrappers are a few pixels
+# wider than the column by their padding: only what they hide counts. Each finding as
+# [what, text it starts with, width needed, column width].
+_TOO_WIDE_JS = """
+const column = document.querySelector("article[role=main]") || document.body;
+const right = column.getBoundingClientRect().right;
+const hides = (el) => ["auto", "scroll", "hidden"].includes(getComputedStyle(el).overflowX)
+  && el.scrollWidth > el.clientWidth + 1;
+const sticksOut = (el) => el.getBoundingClientRect().right > right + 1;
+const found = [];
+const boxes = [...document.querySelectorAll(
+  "article .cell_output pre, article .table-wrapper, article table"
+)];
+for (const el of boxes) {
+  const wrapper = el.classList.contains("table-wrapper");
+  if (!(wrapper ? hides(el) : hides(el) || sticksOut(el))) continue;
+  if (found.some((f) => f[4].contains(el))) continue;
+  const what = el.closest(".cell_output") ? "cell output" : "table";
+  const text = (el.innerText || "").trim().split("\\n")[0].slice(0, 60);
+  found.push([what, text, el.scrollWidth, Math.round(column.clientWidth), el]);
+}
+return found.map((f) => f.slice(0, 4));
 """
 
 
@@ -159,28 +188,82 @@ def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def check_pages(driver: Any, url: str, html: Path) -> list[str]:
-    """Load every page; the problems found (console errors, images that did not load)."""
-    problems = []
-    pages = sorted(
+def site_pages(html: Path) -> list[str]:
+    """Every HTML page of the site, relative to its root (static files left out)."""
+    return sorted(
         p.relative_to(html).as_posix()
         for p in html.rglob("*.html")
         if not p.relative_to(html).parts[0].startswith(("_static", "_sources", "."))
     )
+
+
+def _load(driver: Any, url: str, page: str) -> None:
+    driver.get(url + page)
+    _wait_until(lambda: driver.execute_script("return document.readyState") == "complete", page)
+    driver.set_script_timeout(WAIT)
+
+
+def _too_wide(driver: Any, page: str) -> list[str]:
+    return [
+        f"{page}: {what} wider than the text column ({needed} px in {column} px): {text!r}"
+        for what, text, needed, column in driver.execute_script(_TOO_WIDE_JS)
+    ]
+
+
+def check_pages(driver: Any, url: str, html: Path) -> list[str]:
+    """Load every page at desktop width; the problems found (console errors, images that
+    did not load, outputs and tables wider than the text column)."""
+    problems = []
+    pages = site_pages(html)
+    driver.set_window_size(WIDTH, HEIGHT)
     for page in pages:
-        driver.get(url + page)
-        _wait_until(
-            lambda: driver.execute_script("return document.readyState") == "complete", page
-        )
-        driver.set_script_timeout(WAIT)
+        _load(driver, url, page)
         for src, width in driver.execute_async_script(_IMAGES_JS):
             if not width:
                 problems.append(f"{page}: image {src} did not load")
         problems += [f"{page}: console error: {m}" for m in console_errors(driver)]
-        wide = driver.execute_script(_WIDE_OUTPUTS_JS)
-        if wide:
-            print(f"note: {page}: {wide} cell outputs wider than the page (readers scroll)")
-    print(f"loaded {len(pages)} pages")
+        problems += _too_wide(driver, page)
+    print(f"loaded {len(pages)} pages at {WIDTH} px")
+    return problems
+
+
+def phone_notes(driver: Any, url: str, html: Path) -> list[str]:
+    """What is wider than the text column on a 400 px screen (noted, not failed)."""
+    driver.set_window_size(PHONE, HEIGHT)
+    notes = []
+    for page in site_pages(html):
+        _load(driver, url, page)
+        notes += _too_wide(driver, page)
+    driver.set_window_size(WIDTH, HEIGHT)
+    return notes
+
+
+def check_no_machine_paths(html: Path) -> list[str]:
+    """Every text file of the site (pages, sources, notebooks, search index) is free of
+    the build machine's absolute paths."""
+    problems = []
+    suffixes = {".html", ".txt", ".ipynb", ".md", ".json"}
+    files = [p for p in html.rglob("*") if p.is_file() and p.suffix in suffixes]
+    files += [p for p in [html / "searchindex.js"] if p.is_file()]
+    for path in sorted(files):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for leak in leaked_paths(text):
+            problems.append(f"{path.relative_to(html).as_posix()}: a build machine path: {leak}")
+    print(f"machine paths: searched {len(files)} files")
+    return problems
+
+
+def check_notebook_links(html: Path) -> list[str]:
+    """Every tutorial links its ``.ipynb`` and ``.md``, and the files are there."""
+    problems = []
+    for page in sorted(html.glob("tutorials/*.html")):
+        text = page.read_text(encoding="utf-8")
+        for suffix in (".ipynb", ".md"):
+            name = page.with_suffix(suffix).name
+            if f'href="{name}"' not in text:
+                problems.append(f"tutorials/{page.name}: no link to {name}")
+            elif not page.with_suffix(suffix).is_file():
+                problems.append(f"tutorials/{page.name}: links {name}, which is not in the site")
     return problems
 
 
@@ -219,15 +302,17 @@ def check_search(driver: Any, url: str, html: Path, query: str) -> list[str]:
 
 
 def screenshots(driver: Any, url: str, pages: dict[str, str], out: Path) -> list[str]:
-    """Full-page screenshots of ``pages`` (name -> path) in furo's light and dark themes.
+    """Full-page screenshots of ``pages`` (name -> (path, width, themes)).
 
     Returns the problems met: a page whose theme cannot be switched is one.
     """
     out.mkdir(parents=True, exist_ok=True)
     problems = []
     for theme in ("light", "dark"):
-        for name, page in pages.items():
-            driver.set_window_size(WIDTH, HEIGHT)
+        for name, (page, width, themes) in pages.items():
+            if theme not in themes:
+                continue
+            driver.set_window_size(width, HEIGHT)
             driver.get(url + page)
             driver.execute_script("localStorage.setItem('theme', arguments[0]);", theme)
             driver.refresh()
@@ -244,7 +329,7 @@ def screenshots(driver: Any, url: str, pages: dict[str, str], out: Path) -> list
             driver.set_script_timeout(WAIT)
             driver.execute_async_script(_IMAGES_JS)
             height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(WIDTH, min(max(height, HEIGHT), MAX_HEIGHT))
+            driver.set_window_size(width, min(max(height, HEIGHT), MAX_HEIGHT))
             path = out / f"{name}-{theme}.png"
             driver.save_screenshot(str(path))
             print(f"screenshot: {display(path)}")
@@ -262,14 +347,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no site in {html}: build it first (nox -s docs)")
     tutorials = sorted(p.relative_to(html).as_posix() for p in html.glob("tutorials/*.html"))
     tutorial = next((t for t in tutorials if args.search in Path(t).name), None)
-    shots = {"home": "index.html", "tutorial": tutorial or (tutorials or ["index.html"])[0]}
+    tutorial = tutorial or (tutorials or ["index.html"])[0]
+    both = ("light", "dark")
+    shots = {"home": ("index.html", WIDTH, both), "tutorial": (tutorial, WIDTH, both)}
     if (html / "status.html").is_file():
-        shots["status"] = "status.html"
+        shots["status"] = ("status.html", WIDTH, both)
+    keras = next((t for t in tutorials if "keras" in Path(t).name), None)
+    if keras:
+        shots["keras"] = (keras, WIDTH, ("light",))
+    shots["tutorial-400px"] = (tutorial, PHONE, ("light",))
+    problems = check_no_machine_paths(html) + check_notebook_links(html)
     with serve(html) as (url, failed_requests), chromium(BUILD / "home" / "chromium") as driver:
-        problems = check_pages(driver, url, html)
+        problems += check_pages(driver, url, html)
+        notes = phone_notes(driver, url, html)
         problems += check_search(driver, url, html, args.search)
         problems += screenshots(driver, url, shots, args.screenshots)
     problems += sorted(set(failed_requests))
+    for note in notes:
+        print(f"note ({PHONE} px): {note}")
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)
     print(f"{len(problems)} problems")

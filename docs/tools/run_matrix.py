@@ -10,12 +10,28 @@ that promises an error the backend does not give is wrong on that backend.
 
 One JSON record per backend, ``docs/_build/status/<backend>.json``, lists every page with
 its status (``passed``, ``failed`` or ``not applicable``), its time in seconds (kernel start
-included) and, for a failure, the failing cell and its error. The Status page of the site
+included) and, for a failure, the failing cell and its error, with the fingerprints of what
+ran (the page's and the library's sources, the versions). The Status page of the site
 renders these records (``status_page.py``).
+
+Each page runs once per backend per CI run, and the other consumers reuse these runs
+instead of executing the page again:
+
+- the docs build: a page that passed on the backend the site shows it on
+  (:func:`site_backend`) is stored, outputs and all, in the docs build's jupyter-cache
+  (``docs/_build/.jupyter_cache``), where ``nox -s docs -- --cache`` finds it; a page that
+  failed there is taken out of the cache, so that the build executes it and fails too;
+- ``tests/test_notebooks.py``: a record whose fingerprints match the current sources and
+  versions stands for the test's own run of the same notebook (:func:`matching_run`).
+
+The site's runs go first, one at a time with nothing else running, since their outputs
+(timings included) are what readers see; the other runs follow ``--jobs`` at a time
+(two by default: a page mostly waits on one core), which only their times feel.
 
 Usage::
 
     python docs/tools/run_matrix.py numpy jax torch [--pages tutorials/01-*.md] [--out DIR]
+        [--cache DIR | --no-cache] [--jobs N]
 
 Every page runs even when an earlier one fails, so that the record is complete; the exit
 status is 1 if any run failed.
@@ -33,18 +49,24 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
+from build_paths import relative
 from quiet_home import quiet_home
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
 BUILD = ROOT / "docs" / "_build"
 STATUS_DIR = BUILD / "status"
+#: the jupyter-cache of the docs build (nb_execution_cache_path in docs/conf.py)
+CACHE_DIR = BUILD / ".jupyter_cache"
+#: the records committed to the repository, shown where a build has no fresh ones
+COMMITTED_DIR = ROOT / "docs" / "status-records"
 #: every backend, in the order the matrix shows them (backendkit.backends.NAMES)
 BACKENDS = ("numpy", "jax", "torch")
 ALIASES = {"pytorch": "torch"}
@@ -103,6 +125,18 @@ def declared_backends(path: Path) -> list[str]:
     return [n for n in BACKENDS if n in canonical]
 
 
+def site_backend(path: Path, selected: str | None = None) -> str:
+    """The backend the docs build executes ``path`` on, and so the one the site shows.
+
+    The selected backend (``selected``, else ``BACKENDKIT_BACKEND``, else ``numpy``) when
+    the page declares it, else the first backend the page declares.
+    """
+    chosen = selected or os.environ.get("BACKENDKIT_BACKEND") or "numpy"
+    chosen = ALIASES.get(chosen.lower(), chosen.lower())
+    declared = declared_backends(path)
+    return chosen if chosen in declared or not declared else declared[0]
+
+
 def page_title(path: Path) -> str:
     """The page's first level-one heading, else its file name."""
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -146,8 +180,8 @@ def _error_of(nb: Any, path: Path, cell_index: int | None, exc: BaseException) -
     lines = _code_cell_lines(path)
     error: dict[str, Any] = {
         "ename": getattr(exc, "ename", type(exc).__name__),
-        "evalue": _ANSI.sub("", str(getattr(exc, "evalue", exc)))[:2000],
-        "traceback": _ANSI.sub("", str(exc))[-6000:],
+        "evalue": relative(_ANSI.sub("", str(getattr(exc, "evalue", exc))))[:2000],
+        "traceback": relative(_ANSI.sub("", str(exc)))[-6000:],
     }
     if cell_index is not None and cell_index in code_cells:
         number = code_cells.index(cell_index)
@@ -173,10 +207,17 @@ def execute_page(
     ``traceback``). Never raises for a failing page.
     """
     import jupytext
+
+    return _execute(jupytext.read(notebook or path), path, backend, env=env)[0]
+
+
+def _execute(
+    nb: Any, path: Path, backend: str, *, env: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], Any]:
+    """:func:`execute_page` on the notebook ``nb`` of ``path``: the record and ``nb`` executed."""
     import nbclient
     from nbclient.exceptions import CellExecutionError
 
-    nb = jupytext.read(notebook or path)
     kernel = (nb.metadata.get("kernelspec") or {}).get("name", "python3")
     client = nbclient.NotebookClient(
         nb,
@@ -229,11 +270,8 @@ def execute_page(
                     "the page promises an error this backend does not give"
                 ),
             )
-    return {
-        "status": FAILED if error else PASSED,
-        "seconds": round(seconds, 2),
-        "error": error,
-    }
+    record = {"status": FAILED if error else PASSED, "seconds": round(seconds, 2), "error": error}
+    return record, nb
 
 
 def _tagged(cell: Any) -> bool:
@@ -245,13 +283,16 @@ def _raised(cell: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------- record
-def _versions(backend: str) -> dict[str, str]:
+#: every framework a page may use, whatever the backend it runs on
+_PACKAGES = ("numpy", "jax", "torch", "keras")
+
+
+def _versions() -> dict[str, str]:
     """Versions that matter for a run, read from package metadata (imports nothing)."""
     import backendkit  # imports no framework; works from a source tree too
 
-    packages = ["numpy", {"jax": "jax", "torch": "torch"}.get(backend, ""), "keras"]
     versions = {"backendkit": backendkit.__version__}
-    for name in filter(None, packages):
+    for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -259,43 +300,153 @@ def _versions(backend: str) -> dict[str, str]:
     return versions
 
 
-def run_backend(backend: str, pages: list[Path], *, out: Path, log=print) -> dict[str, Any]:
-    """Run ``pages`` on ``backend``, write ``out/<backend>.json`` and return the record."""
-    runs = []
-    for path in pages:
-        run = {
-            "page": path.stem,
-            "path": display_path(path),
-            "title": page_title(path),
-            "backend": backend,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        }
-        try:
-            applies = backend in declared_backends(path)
-        except ValueError as exc:
-            run |= {
-                "status": FAILED,
-                "seconds": 0.0,
-                "error": {"ename": "ValueError", "evalue": str(exc), "traceback": str(exc)},
-            }
-        else:
-            if applies:
-                run |= execute_page(path, backend)
-            else:
-                run |= {"status": NOT_APPLICABLE, "seconds": None, "error": None}
-        runs.append(run)
-        log(_summary_line(run))
-    record = {
-        "backend": backend,
-        "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+def source_fingerprint(root: Path = ROOT) -> str:
+    """SHA-256 of the library's source (every file under ``src/backendkit``, by path)."""
+    digest = hashlib.sha256()
+    package = root / "src" / "backendkit"
+    for path in sorted(p for p in package.rglob("*") if p.is_file()):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _environment() -> dict[str, Any]:
+    """What a record's runs depend on besides the page: Python, versions, library source."""
+    return {
         "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": _versions(backend),
-        "runs": runs,
+        "versions": _versions(),
+        "source": source_fingerprint(),
     }
+
+
+def matching_run(path: Path, backend: str, folder: Path = STATUS_DIR) -> dict[str, Any] | None:
+    """The recorded run of ``path`` on ``backend`` that stands for running it now, if any.
+
+    A run counts only when its record in ``folder`` was made from this very page (its
+    SHA-256), this library source, this Python and these package versions: the same
+    notebook, run by the same executor, on the same code. ``None`` otherwise.
+    """
+    try:
+        record = json.loads((folder / f"{backend}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if {k: record.get(k) for k in ("python", "versions", "source")} != _environment():
+        return None
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    for run in record.get("runs", []):
+        if run.get("page") == path.stem and run.get("sha256") == sha:
+            return run if run.get("status") in (PASSED, FAILED) else None
+    return None
+
+
+def _update_cache(cache: Path, path: Path, nb: Any, run: Mapping[str, Any]) -> None:
+    """Store a passed run's notebook in the docs build's jupyter-cache; drop a failed one's.
+
+    The docs build (``nb_execution_mode = "cache"``) then shows the stored outputs instead
+    of executing the page again; it finds them by the hash of the page's code cells, which
+    is the same for this notebook (jupytext's) as for MyST-NB's reading of the page.
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    store = get_cache(str(cache))
+    if run["status"] == PASSED:
+        bundle = CacheBundleIn(nb, display_path(path), data={"execution_seconds": run["seconds"]})
+        store.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+        return
+    try:
+        stale = store.match_cache_notebook(nb)
+    except KeyError:
+        return
+    store.remove_cache(stale.pk)
+
+
+def _new_run(path: Path, backend: str) -> dict[str, Any]:
+    """A run's identity: the page (file, title, SHA-256) and the backend."""
+    return {
+        "page": path.stem,
+        "path": display_path(path),
+        "title": page_title(path),
+        "backend": backend,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def _applies(path: Path, backend: str) -> tuple[bool, dict[str, Any] | None]:
+    """Whether ``path`` runs on ``backend``; else the outcome to record instead."""
+    try:
+        if backend in declared_backends(path):
+            return True, None
+    except ValueError as exc:
+        error = {"ename": "ValueError", "evalue": str(exc), "traceback": str(exc)}
+        return False, {"status": FAILED, "seconds": 0.0, "error": error}
+    return False, {"status": NOT_APPLICABLE, "seconds": None, "error": None}
+
+
+def run_matrix(
+    backends: list[str],
+    pages: list[Path],
+    *,
+    out: Path,
+    cache: Path | None = CACHE_DIR,
+    jobs: int = 1,
+    log=print,
+) -> dict[str, dict[str, Any]]:
+    """Run ``pages`` on ``backends``, write ``out/<backend>.json``; the records by backend.
+
+    First, alone on the machine, the runs the site shows (each page on its
+    :func:`site_backend`): their outputs, timings included, go into the docs build's
+    jupyter-cache in ``cache`` (:func:`_update_cache`) and must not be slowed by another
+    page. Then the other runs, ``jobs`` at a time: only their status matters, and their
+    times are those of a shared machine (the record says how many ran at a time).
+    """
+    import jupytext
+
+    runs = {(backend, path): _new_run(path, backend) for backend in backends for path in pages}
+    alone, shared = [], []
+    for (backend, path), run in runs.items():
+        applies, outcome = _applies(path, backend)
+        if not applies:
+            run |= outcome
+            log(_summary_line(run))
+        elif site_backend(path) == backend:
+            alone.append((backend, path))
+        else:
+            shared.append((backend, path))
+
+    for backend, path in alone:
+        outcome, nb = _execute(jupytext.read(path), path, backend)
+        runs[backend, path] |= outcome
+        if cache is not None:
+            _update_cache(cache, path, nb, runs[backend, path])
+        log(_summary_line(runs[backend, path]))
+
+    def execute(task: tuple[str, Path]) -> tuple[tuple[str, Path], dict[str, Any]]:
+        backend, path = task
+        return task, _execute(jupytext.read(path), path, backend)[0]
+
+    # Threads suffice: each page runs in its own kernel process, and a thread only waits.
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for task, outcome in pool.map(execute, shared):
+            runs[task] |= outcome
+            log(_summary_line(runs[task]))
+
+    records = {}
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{backend}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    return record
+    for backend in backends:
+        records[backend] = {
+            "backend": backend,
+            "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "platform": platform.platform(),
+            "jobs": max(1, jobs),
+            **_environment(),
+            "runs": [runs[backend, path] for path in pages],
+        }
+        text = json.dumps(records[backend], indent=1) + "\n"
+        (out / f"{backend}.json").write_text(text, encoding="utf-8")
+    return records
 
 
 def display_path(path: Path) -> str:
@@ -321,6 +472,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("backends", nargs="*", default=list(BACKENDS), help="default: all")
     parser.add_argument("--pages", nargs="+", default=[], help="globs (default tutorials/*.md)")
     parser.add_argument("--out", type=Path, default=STATUS_DIR, help="record folder")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="pages run at a time, besides the site's runs, which run alone (default: %(default)s)",
+    )
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        type=Path,
+        default=CACHE_DIR,
+        help="the docs build's jupyter-cache, given the site's runs (default: %(default)s)",
+    )
+    cache.add_argument("--no-cache", action="store_true", help="leave the docs cache alone")
     args = parser.parse_args(argv)
     backends = [ALIASES.get(b, b) for b in args.backends]
     unknown = sorted(set(backends) - set(BACKENDS))
@@ -330,12 +495,18 @@ def main(argv: list[str] | None = None) -> int:
     if not pages:
         parser.error(f"no tutorials found in {TUTORIALS}")
     start = time.perf_counter()
-    failed = []
-    for backend in backends:
-        record = run_backend(backend, pages, out=args.out)
-        failed += [f"{r['page']} on {backend}" for r in record["runs"] if r["status"] == FAILED]
+    cache = None if args.no_cache else args.cache
+    records = run_matrix(backends, pages, out=args.out, cache=cache, jobs=args.jobs)
+    failed = [
+        f"{run['page']} on {backend}"
+        for backend, record in records.items()
+        for run in record["runs"]
+        if run["status"] == FAILED
+    ]
+    seconds = time.perf_counter() - start
     print(
-        f"matrix: {len(pages)} pages × {len(backends)} backends in {time.perf_counter() - start:.1f} s; record in {display_path(args.out)}"
+        f"matrix: {len(pages)} pages × {len(backends)} backends in {seconds:.1f} s; "
+        f"record in {display_path(args.out)}"
     )
     if failed:
         print(f"FAILED ({len(failed)}): " + ", ".join(failed), file=sys.stderr)
