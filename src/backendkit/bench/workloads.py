@@ -15,6 +15,25 @@ and the numbers compare like with like. A workload is a recipe in two steps:
 The kernels are wrapped in :func:`backendkit.jit`, as portable code would be: JAX
 compiles them (the first call shows the cost), NumPy and PyTorch run them as written.
 
+**Each framework's fastest idiomatic form.** A workload that times a framework's
+operation (bind, bundle, similarity, encoding, copy, matrix product, FFT, the CNN's
+``predict_on_batch``) must cost what the framework's own form of it costs, or the
+table misjudges the framework: ``benchmarks/native_forms.py`` writes each again in
+plain NumPy, JAX and PyTorch and times both, and ``tests/test_bench.py`` fails where
+the engine's time of the workload is more than half as long again as :mod:`timeit`'s
+of the native form. Three workloads time backendkit's own layer by design:
+``fhrr_random`` (the counter-based generator that gives every backend the same
+values, drawn on the host), ``fori_put`` (the portable loop and update; on NumPy and
+PyTorch a Python loop of ``put`` calls, each checking its index) and ``scaling``.
+
+**Tolerances** admit TF32, the default precision of JAX's float32 matrix products and
+convolutions on NVIDIA GPUs since Ampere, and of PyTorch's cuDNN convolutions: about
+ten bits of mantissa per operand. Emulated on the CPU (operands rounded to TF32,
+products summed exactly), it moves the 1,000 similarities by up to 6e-6 (largest
+value 0.023) and the CNN's 1,024 predictions by up to 1.7e-4 (largest 0.46): so these
+workloads, like ``matmul``, are checked to ``2e-3 max|ref|``, well below the
+differences a wrong result makes.
+
 The FHRR operations are those of HoloVec's published backend table (random vector,
 bind, bundle of 100, similarity of 1,000 queries, fractional power encoding of 1,000
 scalars) at its dimension, 10,000; FHRR hypervectors are unit complex numbers
@@ -70,6 +89,11 @@ class Workload:
     keras : bool
         The workload imports Keras: the engine configures the child's Keras backend
         to match, and skips the workload with a reason where Keras is not installed.
+    bytes_per_item : int
+        For a workload bound by memory bandwidth: the bytes one call must read and
+        write per unit of size (a bind of complex64 vectors reads two and writes one:
+        24), from which :func:`backendkit.bench.targets.bandwidth` gives bytes per
+        second; 0 (the default) for the others.
 
     Examples
     --------
@@ -91,6 +115,7 @@ class Workload:
     rtol: float = 1e-5
     atol: float = 0.0
     keras: bool = False
+    bytes_per_item: int = 0
 
     @property
     def tolerance(self) -> str:
@@ -107,6 +132,7 @@ class Workload:
             "rtol": self.rtol,
             "atol": self.atol,
             "tolerance": self.tolerance,
+            "bytes_per_item": self.bytes_per_item,
         }
 
 
@@ -131,13 +157,29 @@ def _bind(a: Any, b: Any) -> Any:
     return a * b
 
 
+#: the most phasors drawn for one vector; a longer one repeats them. At large sizes
+#: bind and copy measure memory traffic, which repetition does not change, and drawing
+#: 1e8 reproducible phasors on the host takes seconds per vector.
+_DRAWN = 1 << 20
+
+
+def _phasors(seed: int, size: int) -> Any:
+    """``size`` random phasors (complex64) on the chosen backend and device."""
+    random = _random()
+    if size <= _DRAWN:
+        return random.phasor(seed, (size,), dtype="complex64")
+    import numpy as np
+
+    from .. import asarray
+
+    drawn = random.phasor(seed, (_DRAWN,), dtype="complex64", backend="numpy")
+    return asarray(np.resize(drawn, size), dtype="complex64")
+
+
 def _fhrr_bind(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
     from .. import jit
 
-    random = _random()
-    a = random.phasor(seed, (size,), dtype="complex64")
-    b = random.phasor(seed + 1, (size,), dtype="complex64")
-    return jit(_bind), (a, b)
+    return jit(_bind), (_phasors(seed, size), _phasors(seed + 1, size))
 
 
 def _bundle(vectors: Any) -> Any:
@@ -174,8 +216,11 @@ def _fhrr_similarity(size: int, seed: int) -> tuple[Callable[..., Any], tuple[An
 def _encode(values: Any, phases: Any) -> Any:
     from .. import xp
 
-    # fractional power encoding: the base phasor exp(i*phases) raised to each value
-    return xp.exp(1j * (values[:, None] * phases[None, :]))
+    # fractional power encoding: the base phasor exp(i*phases) raised to each value.
+    # exp(i*theta) spelled cos + i sin: NumPy's and PyTorch's complex exp does not see
+    # that the real part is zero, and took 13 and 10 times as long (XLA sees it).
+    theta = values[:, None] * phases[None, :]
+    return xp.cos(theta) + 1j * xp.sin(theta)
 
 
 def _fhrr_encode(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -191,13 +236,11 @@ def _fhrr_encode(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, .
 def _copy(size: int, seed: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
     from .. import xp
 
-    x = _random().phasor(seed, (size,), dtype="complex64")
-
-    # Not jitted: under jit, XLA may hand the input back instead of copying it.
-    def copy(x: Any) -> Any:
-        return xp.asarray(x, copy=True)
-
-    return copy, (x,)
+    x = _phasors(seed, size)
+    # xp.copy is each framework's own copy (numpy.copy, jax.numpy.copy, Tensor.clone);
+    # xp.asarray(x, copy=True) took 3 to 5 times as long at 10,000 values. Not jitted:
+    # under jit, JAX may hand the input back instead of copying it.
+    return xp.copy, (x,)
 
 
 # ------------------------------------------------------------------ dense linear algebra
@@ -314,7 +357,7 @@ WORKLOADS: dict[str, Workload] = _table(
     Workload(
         "fhrr_bind", _fhrr_bind, (10_000,), "dimension",
         "FHRR: bind two hypervectors (elementwise product)",
-        rtol=0.0, atol=1e-6,
+        rtol=0.0, atol=1e-6, bytes_per_item=3 * 8,  # two complex64 read, one written
     ),
     Workload(
         "fhrr_bundle", _fhrr_bundle, (10_000,), "dimension",
@@ -325,7 +368,7 @@ WORKLOADS: dict[str, Workload] = _table(
     Workload(
         "fhrr_similarity", _fhrr_similarity, (10_000,), "dimension",
         "FHRR: similarity of 1,000 queries with one hypervector",
-        rtol=0.0, atol=1e-5,
+        rtol=2e-3, atol=0.0,  # TF32 (see the module's docstring)
     ),
     Workload(
         "fhrr_encode", _fhrr_encode, (10_000,), "dimension",
@@ -335,7 +378,7 @@ WORKLOADS: dict[str, Workload] = _table(
     Workload(
         "copy", _copy, (10_000, 1_000_000, 10_000_000), "n (complex64)",
         "copy of n complex64 values: the memory-bandwidth yardstick for bind",
-        rtol=0.0, atol=0.0,
+        rtol=0.0, atol=0.0, bytes_per_item=2 * 8,  # one complex64 read, one written
     ),
     Workload(
         "matmul", _matmul, (128, 512, 2048), "n (n x n float32)",
@@ -357,12 +400,12 @@ WORKLOADS: dict[str, Workload] = _table(
         "scaling", _scaling, (1, 2, 4, 8), "devices (fixed problem)",
         "strong scaling: one FHRR query against 4,096 hypervectors (dimension 1,024) "
         "split over n devices by distributed.pmap; checked equal to one device",
-        rtol=0.0, atol=1e-5,
+        rtol=2e-3, atol=0.0,  # TF32 (see the module's docstring)
     ),
     Workload(
         "cnn_predict", _cnn_predict, (64, 1024), "windows (of 200 cadences)",
         "stella-style flare CNN (backendkit.bench.flare_cnn) predicting a batch of windows",
-        rtol=0.0, atol=1e-5, keras=True,
+        rtol=2e-3, atol=0.0, keras=True,  # TF32 (see the module's docstring)
     ),
 )  # fmt: skip
 
