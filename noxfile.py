@@ -53,7 +53,11 @@ def tests(session: nox.Session) -> None:
     # docs: the gates on the site (a failing cell fails the build, API coverage, notebooks)
     _install(session, "-e", ".[test,docs,all]")
     env = _quiet_home(ROOT / "build" / "tests")
-    session.run("pytest", *session.posargs, env=env)
+    # One worker per core, four at most (tests start processes of their own); "-- -n 0"
+    # runs in this process. After nox -s tutorials, the notebook tests take the matrix's
+    # runs of the same pages instead of running them again (tests/test_notebooks.py).
+    workers = ["-n", "auto", "--maxprocesses", "4", "--durations", "15"]
+    session.run("pytest", *workers, *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
