@@ -76,6 +76,9 @@ CELL_TIMEOUT = 600  # seconds, as nb_execution_timeout in docs/conf.py
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CODE_FENCE = re.compile(r"^(`{3,}|~{3,})\{code-cell\}", re.MULTILINE)
+_CODE_CELL = re.compile(
+    r"^(`{3,}|~{3,})\{code-cell\}[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL
+)
 _USES_KERAS = re.compile(
     r"^\s*(import keras|from keras\b|.*backendkit\.keras|.*bk\.keras)", re.MULTILINE
 )
@@ -146,8 +149,12 @@ def page_title(path: Path) -> str:
 
 
 def uses_keras(path: Path) -> bool:
-    """Whether a code line of the page imports Keras (then KERAS_BACKEND matters)."""
-    return bool(_USES_KERAS.search(path.read_text(encoding="utf-8")))
+    """Whether a code line of the page uses Keras (then KERAS_BACKEND matters).
+
+    Only code cells count: prose that names ``backendkit.keras`` is not code.
+    """
+    cells = _CODE_CELL.findall(path.read_text(encoding="utf-8"))
+    return any(_USES_KERAS.search(code) for _, code in cells)
 
 
 def kernel_env(
