@@ -253,6 +253,22 @@ def test_machine_paths_become_what_a_reader_would_see() -> None:
     assert build_paths.leaked_paths(text, root)
 
 
+def test_long_output_lines_wrap_under_their_last_column_and_wide_tables_do_not() -> None:
+    import cell_outputs
+
+    message = "numpy  put(x, 3) -> IndexError: index 3 is out of bounds for axis 0 with size 3"
+    wrapped = cell_outputs.wrap_line(message, width=50).split("\n")
+    assert all(len(line) <= 50 for line in wrapped), wrapped
+    assert wrapped[0].startswith("numpy  put(x, 3)")
+    assert all(line.startswith(" " * 7) and line[7] != " " for line in wrapped[1:]), wrapped
+    assert " ".join(w.strip() for w in wrapped).split() == message.split()
+    # a table whose columns go past the width is left for its author to narrow
+    row = "at(x, [0, 0, 0]).add(1)   " + "   ".join(["[3. 1. 2. 3. 4.]"] * 3)
+    assert cell_outputs.wrap_line(row, width=50) == row
+    # colours are escape codes: such text (a traceback) is wrapped by the style sheet
+    assert cell_outputs.shown("\x1b[31m" + message * 3) == "\x1b[31m" + message * 3
+
+
 def test_the_site_check_finds_a_machine_path_in_any_page(tmp_path: Path) -> None:
     import check_site
 
