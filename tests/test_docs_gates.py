@@ -195,24 +195,26 @@ def test_the_site_shows_the_matrix_run_and_executes_a_page_that_failed_there(
 
     docs = _site(tmp_path / "site", tags=["raises-exception"])
     source = docs / f"{PAGE}.md"
-    ran = jupytext.read(source)  # as the matrix ran it: one marker output per cell
-    for count, cell in enumerate((c for c in ran.cells if c.cell_type == "code"), start=1):
-        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="FROM THE MATRIX\n")]
-        cell.execution_count = count
+    # run as the matrix runs it (nbclient adds its timings to each cell's metadata), then
+    # marked: the first output says where it comes from
+    outcome, ran = run_matrix._execute(jupytext.read(source), source, "numpy")
+    assert outcome["status"] == run_matrix.PASSED, outcome
+    first = next(c for c in ran.cells if c.cell_type == "code")
+    assert first.metadata.get("execution"), "nbclient recorded no timing: the test proves less"
+    first.outputs = [nbformat.v4.new_output("stream", name="stdout", text="FROM THE MATRIX\n")]
     cache = docs / "_build" / ".jupyter_cache"  # nb_execution_cache_path in conf.py
 
     run_matrix._update_cache(cache, source, ran, {"status": "passed", "seconds": 1.0})
     result = _build(docs, tmp_path / "home", "-D", "nb_execution_mode=cache")
     assert result.returncode == 0, result.stdout + result.stderr
     page = (docs / f"_build/html/{PAGE}.html").read_text(encoding="utf-8")
-    assert "FROM THE MATRIX" in page
-    assert "KeyError" not in page  # the cell's error: it did not run
+    assert "FROM THE MATRIX" in page  # the build did not execute the page
 
     run_matrix._update_cache(cache, source, ran, {"status": "failed", "seconds": 1.0})
     result = _build(docs, tmp_path / "home", "-D", "nb_execution_mode=cache", fresh=True)
     assert result.returncode == 0, result.stdout + result.stderr
     page = (docs / f"_build/html/{PAGE}.html").read_text(encoding="utf-8")
-    assert "FROM THE MATRIX" not in page
+    assert "FROM THE MATRIX" not in page  # executed again: the matrix's run failed
     assert "KeyError" in page
 
 

@@ -24,9 +24,10 @@ instead of executing the page again:
 - ``tests/test_notebooks.py``: a record whose fingerprints match the current sources and
   versions stands for the test's own run of the same notebook (:func:`matching_run`).
 
-The site's runs go first, one at a time with nothing else running, since their outputs
-(timings included) are what readers see; the other runs follow ``--jobs`` at a time
-(two by default: a page mostly waits on one core), which only their times feel.
+Runs that print timings readers will see (a page that times something, on the backend
+the site shows it on) go first, one at a time with nothing else running; the other runs
+follow ``--jobs`` at a time (two by default: a page keeps about one core busy), longest
+first, which only their own times feel.
 
 Usage::
 
@@ -47,6 +48,7 @@ import os
 import platform
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +81,7 @@ _CODE_FENCE = re.compile(r"^(`{3,}|~{3,})\{code-cell\}", re.MULTILINE)
 _CODE_CELL = re.compile(
     r"^(`{3,}|~{3,})\{code-cell\}[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL
 )
+_TIMES = re.compile(r"\b(perf_counter|perf_counter_ns|timeit|process_time|benchmark)\b")
 _USES_KERAS = re.compile(
     r"^\s*(import keras|from keras\b|.*backendkit\.keras|.*bk\.keras)", re.MULTILINE
 )
@@ -146,6 +149,16 @@ def page_title(path: Path) -> str:
         if line.startswith("# "):
             return line[2:].strip()
     return path.stem
+
+
+def measures_time(path: Path) -> bool:
+    """Whether the page's code times something (``perf_counter``, ``timeit``, ``benchmark``).
+
+    Its run on the site's backend must then have the machine to itself: the figures it
+    prints are what readers see.
+    """
+    cells = _CODE_CELL.findall(path.read_text(encoding="utf-8"))
+    return any(_TIMES.search(code) for _, code in cells)
 
 
 def uses_keras(path: Path) -> bool:
@@ -352,12 +365,22 @@ def _update_cache(cache: Path, path: Path, nb: Any, run: Mapping[str, Any]) -> N
     """Store a passed run's notebook in the docs build's jupyter-cache; drop a failed one's.
 
     The docs build (``nb_execution_mode = "cache"``) then shows the stored outputs instead
-    of executing the page again; it finds them by the hash of the page's code cells, which
-    is the same for this notebook (jupytext's) as for MyST-NB's reading of the page.
+    of executing the page again; it finds them by the hash of the page's code cells and
+    their metadata, which is the same for this notebook (jupytext's) as for MyST-NB's
+    reading of the page, once what the execution added to the metadata (timings) is gone.
     """
+    import copy
+
+    import jupytext
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
+    nb = copy.deepcopy(nb)
+    source = jupytext.read(path)
+    code = [c for c in source.cells if c.cell_type == "code"]
+    for ran, cell in zip((c for c in nb.cells if c.cell_type == "code"), code, strict=True):
+        ran.metadata = copy.deepcopy(cell.metadata)
+    nb.metadata["kernelspec"] = copy.deepcopy(source.metadata.get("kernelspec", {}))
     store = get_cache(str(cache))
     if run["status"] == PASSED:
         bundle = CacheBundleIn(nb, display_path(path), data={"execution_seconds": run["seconds"]})
@@ -392,6 +415,20 @@ def _applies(path: Path, backend: str) -> tuple[bool, dict[str, Any] | None]:
     return False, {"status": NOT_APPLICABLE, "seconds": None, "error": None}
 
 
+def _previous_seconds(folder: Path) -> dict[tuple[str, str], float]:
+    """(backend, page) -> seconds, from the records in ``folder`` (empty where none)."""
+    seconds = {}
+    for backend in BACKENDS:
+        try:
+            record = json.loads((folder / f"{backend}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for run in record.get("runs", []):
+            if isinstance(run.get("seconds"), (int, float)):
+                seconds[backend, run.get("page")] = float(run["seconds"])
+    return seconds
+
+
 def run_matrix(
     backends: list[str],
     pages: list[Path],
@@ -399,15 +436,17 @@ def run_matrix(
     out: Path,
     cache: Path | None = CACHE_DIR,
     jobs: int = 1,
+    previous: Path | None = None,
     log=print,
 ) -> dict[str, dict[str, Any]]:
     """Run ``pages`` on ``backends``, write ``out/<backend>.json``; the records by backend.
 
-    First, alone on the machine, the runs the site shows (each page on its
-    :func:`site_backend`): their outputs, timings included, go into the docs build's
-    jupyter-cache in ``cache`` (:func:`_update_cache`) and must not be slowed by another
-    page. Then the other runs, ``jobs`` at a time: only their status matters, and their
-    times are those of a shared machine (the record says how many ran at a time).
+    The runs the site shows (each page on its :func:`site_backend`) put their outputs into
+    the docs build's jupyter-cache in ``cache`` (:func:`_update_cache`). Those of pages
+    that time something (:func:`measures_time`) go first, one at a time with nothing
+    else running, since the figures they print are what readers see. Then every other
+    run, ``jobs`` at a time, longest first (by ``previous`` records' times): their times
+    are those of a shared machine, and the record says how many ran at a time.
     """
     import jupytext
 
@@ -418,25 +457,29 @@ def run_matrix(
         if not applies:
             run |= outcome
             log(_summary_line(run))
-        elif site_backend(path) == backend:
+        elif site_backend(path) == backend and measures_time(path):
             alone.append((backend, path))
         else:
             shared.append((backend, path))
+    before = _previous_seconds(previous if previous is not None else out)
+    shared.sort(key=lambda task: -before.get((task[0], task[1].stem), 0.0))
 
-    for backend, path in alone:
-        outcome, nb = _execute(jupytext.read(path), path, backend)
-        runs[backend, path] |= outcome
-        if cache is not None:
-            _update_cache(cache, path, nb, runs[backend, path])
-        log(_summary_line(runs[backend, path]))
-
-    def execute(task: tuple[str, Path]) -> tuple[tuple[str, Path], dict[str, Any]]:
+    def run_one(task: tuple[str, Path]) -> tuple[tuple[str, Path], dict[str, Any]]:
         backend, path = task
-        return task, _execute(jupytext.read(path), path, backend)[0]
+        outcome, nb = _execute(jupytext.read(path), path, backend)
+        if cache is not None and site_backend(path) == backend:
+            with cache_lock:  # one writer at a time for the cache's database
+                _update_cache(cache, path, nb, {**runs[task], **outcome})
+        return task, outcome
+
+    cache_lock = threading.Lock()
+    for task in alone:
+        runs[task] |= run_one(task)[1]
+        log(_summary_line(runs[task]))
 
     # Threads suffice: each page runs in its own kernel process, and a thread only waits.
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for task, outcome in pool.map(execute, shared):
+        for task, outcome in pool.map(run_one, shared):
             runs[task] |= outcome
             log(_summary_line(runs[task]))
 

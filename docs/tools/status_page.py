@@ -211,8 +211,9 @@ class StatusMatrix(SphinxDirective):
         pythons = sorted({r["python"] for r, _ in records.values()})
         jobs = max(r.get("jobs", 1) for r, _ in records.values())
         shared = (
-            f"Each page's run on the backend the site shows it on ran alone; the others "
-            f"ran {jobs} at a time, and their times are those of a shared machine. "
+            "A page that times something ran alone on the backend the site shows it on; "
+            f"the other runs ran {jobs} at a time, and their times are those of a shared "
+            "machine. "
             if jobs > 1
             else ""
         )
