@@ -76,7 +76,8 @@ Promise.all(images.map((img) => img.complete ? null : new Promise((resolve) => {
 # What does not fit the text column: a cell output or a table whose content overflows
 # its own box (a reader scrolls sideways, and may miss a column that is out of sight), or
 # that sticks out past the column's right edge. furo's table wrappers are a few pixels
-# wider than the column by their padding: only what they hide counts. Each finding as
+# wider than the column by their padding: for them and their tables, only what they hide
+# counts. Each finding as
 # [what, text it starts with, width needed, column width].
 _TOO_WIDE_JS = """
 const column = document.querySelector("article[role=main]") || document.body;
@@ -89,8 +90,10 @@ const boxes = [...document.querySelectorAll(
   "article .cell_output pre, article .table-wrapper, article table"
 )];
 for (const el of boxes) {
-  const wrapper = el.classList.contains("table-wrapper");
-  if (!(wrapper ? hides(el) : hides(el) || sticksOut(el))) continue;
+  // a wrapper counts by what it hides (it sticks out by its own padding), and so does
+  // the table it holds; any other box also by sticking out of the column
+  const wrapped = el.classList.contains("table-wrapper") || el.closest(".table-wrapper");
+  if (!(wrapped ? hides(el) : hides(el) || sticksOut(el))) continue;
   if (found.some((f) => f[4].contains(el))) continue;
   const what = el.closest(".cell_output") ? "cell output" : "table";
   const text = (el.innerText || "").trim().split("\\n")[0].slice(0, 60);
