@@ -1,6 +1,7 @@
 """Sessions: ``tests``, ``docs`` (``-- --serve`` to rebuild on change), ``lint``,
-``tutorials`` (every page on every backend it declares) and ``site`` (the built site in
-headless Chromium).
+``typecheck``, ``tutorials`` (every page on every backend it declares), ``site`` (the
+built site in headless Chromium), and ``ci`` (tutorials, tests and docs in one
+environment, as CI runs them).
 
 Each session installs what it needs into its own virtual environment, so that
 ``nox -s tests`` and ``nox -s docs`` work on a fresh machine with nothing but nox.
@@ -47,32 +48,19 @@ def _quiet_home(build: Path) -> dict[str, str]:
     return env
 
 
-@nox.session(python=PYTHON)
-def tests(session: nox.Session) -> None:
-    """Run the test suite (every installed backend), doctests included."""
-    # docs: the gates on the site (a failing cell fails the build, API coverage, notebooks)
-    _install(session, "-e", ".[test,docs,all]")
+def _pytest(session: nox.Session, posargs: list[str]) -> None:
     env = _quiet_home(ROOT / "build" / "tests")
     # One worker per core, four at most (tests start processes of their own); "-- -n 0"
     # runs in this process. After nox -s tutorials, the notebook tests take the matrix's
     # runs of the same pages instead of running them again (tests/test_notebooks.py).
     workers = ["-n", "auto", "--maxprocesses", "4", "--durations", "15"]
-    session.run("pytest", *workers, *session.posargs, env=env)
+    session.run("pytest", *workers, *posargs, env=env)
 
 
-@nox.session(python=PYTHON)
-def docs(session: nox.Session) -> None:
-    """Build the site, executing every tutorial.
-
-    ``-- --serve`` rebuilds on change. ``-- --cache`` reads only what changed and takes
-    each page's outputs from the jupyter-cache when its code is unchanged: after ``nox
-    -s tutorials``, which stores there the run of every page on the backend the site
-    shows it on, no page is executed twice (what CI does).
-    """
-    _install(session, "-e", ".[docs,all]")
-    serve = "--serve" in session.posargs
-    cache = "--cache" in session.posargs
-    posargs = [a for a in session.posargs if a not in ("--serve", "--cache")]
+def _sphinx(session: nox.Session, posargs: list[str]) -> None:
+    serve = "--serve" in posargs
+    cache = "--cache" in posargs
+    posargs = [a for a in posargs if a not in ("--serve", "--cache")]
     env = _quiet_home(BUILD)
     args = ["-b", "html", "-W", "-n", "--keep-going", "-T", "docs", str(BUILD / "html")]
     # By default every page is read afresh (-E) and executed (conf.py: "force"), so every
@@ -88,6 +76,41 @@ def docs(session: nox.Session) -> None:
         # must stay empty, and the sources must be left as they were.
         guard = ["python", "docs/tools/no_stray_writes.py", "--"]
         session.run(*guard, "sphinx-build", *args, *posargs, env=env)
+
+
+def _matrix(session: nox.Session, posargs: list[str]) -> None:
+    commit = "--commit-record" in posargs
+    posargs = [a for a in posargs if a != "--commit-record"]
+    env = _quiet_home(BUILD)
+    guard = ["python", "docs/tools/no_stray_writes.py", "--"]
+    session.run(*guard, "python", "docs/tools/run_matrix.py", *posargs, env=env)
+    if commit:
+        target = ROOT / "docs" / "status-records"
+        target.mkdir(exist_ok=True)
+        for record in sorted((BUILD / "status").glob("*.json")):
+            shutil.copyfile(record, target / record.name)
+            session.log(f"copied {record.name} into docs/status-records/: commit it")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (every installed backend), doctests included."""
+    # docs: the gates on the site (a failing cell fails the build, API coverage, notebooks)
+    _install(session, "-e", ".[test,docs,all]")
+    _pytest(session, session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the site, executing every tutorial.
+
+    ``-- --serve`` rebuilds on change. ``-- --cache`` reads only what changed and takes
+    each page's outputs from the jupyter-cache when its code is unchanged: after ``nox
+    -s tutorials``, which stores there the run of every page on the backend the site
+    shows it on, no page is executed twice (what CI does).
+    """
+    _install(session, "-e", ".[docs,all]")
+    _sphinx(session, session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -106,17 +129,28 @@ def tutorials(session: nox.Session) -> None:
     backends (each has all frameworks).
     """
     _install(session, "-e", ".[docs,all]")
-    commit = "--commit-record" in session.posargs
-    posargs = [a for a in session.posargs if a != "--commit-record"]
-    env = _quiet_home(BUILD)
-    guard = ["python", "docs/tools/no_stray_writes.py", "--"]
-    session.run(*guard, "python", "docs/tools/run_matrix.py", *posargs, env=env)
-    if commit:
-        target = ROOT / "docs" / "status-records"
-        target.mkdir(exist_ok=True)
-        for record in sorted((BUILD / "status").glob("*.json")):
-            shutil.copyfile(record, target / record.name)
-            session.log(f"copied {record.name} into docs/status-records/: commit it")
+    _matrix(session, session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def ci(session: nox.Session) -> None:
+    """CI's middle: ``tutorials``, then ``tests``, then ``docs -- --cache``, in one
+    environment (one install of every framework instead of three), each step exactly
+    its own session's. Every step runs even when an earlier one failed, so that the site
+    shows what failed; the session fails at the end if any did."""
+    _install(session, "-e", ".[test,docs,all]")
+    failed = []
+    for name, step, posargs in [
+        ("tutorials", _matrix, []),
+        ("tests", _pytest, []),
+        ("docs", _sphinx, ["--cache"]),
+    ]:
+        try:
+            step(session, posargs)
+        except nox.command.CommandFailed:
+            failed.append(name)
+    if failed:
+        session.error(f"failed: {', '.join(failed)} (see above, and docs/_build/html/status.html)")
 
 
 @nox.session(python=PYTHON)

@@ -461,7 +461,9 @@ def run_matrix(
             alone.append((backend, path))
         else:
             shared.append((backend, path))
+    # the last run's times, else the committed record's (a fresh clone in CI)
     before = _previous_seconds(previous if previous is not None else out)
+    before = before or _previous_seconds(COMMITTED_DIR)
     shared.sort(key=lambda task: -before.get((task[0], task[1].stem), 0.0))
 
     def run_one(task: tuple[str, Path]) -> tuple[tuple[str, Path], dict[str, Any]]:
