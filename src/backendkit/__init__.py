@@ -38,6 +38,7 @@ _LAZY: dict[str, str | None] = {
     "print_backend_info": "diagnostics",
     "pmap": "distributed",
     "ArgumentTypeError": "errors",
+    "ConfigError": "errors",
     "ArgumentValueError": "errors",
     "AxisNameError": "errors",
     "BackendError": "errors",
@@ -81,7 +82,11 @@ _LAZY: dict[str, str | None] = {
 }
 
 if TYPE_CHECKING:
-    from . import backends, bench, distributed, finite_differences, keras, random
+    from . import backends as backends  # submodules reachable as attributes (_LAZY)
+    from . import bench as bench
+    from . import distributed, random
+    from . import finite_differences as finite_differences
+    from . import keras as keras
     from ._devices import (
         Device,
         MemoryInfo,
@@ -108,6 +113,7 @@ if TYPE_CHECKING:
         BackendMismatchError,
         BackendNotInstalledError,
         BenchmarkError,
+        ConfigError,
         ControlFlowError,
         DeviceError,
         DeviceFallbackWarning,
@@ -155,6 +161,7 @@ __all__ = [
     "BackendMismatchError",
     "BackendNotInstalledError",
     "BenchmarkError",
+    "ConfigError",
     "ControlFlowError",
     "Device",
     "DeviceError",
