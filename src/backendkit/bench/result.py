@@ -102,13 +102,15 @@ class BenchmarkResult:
 
     # ------------------------------------------------------------------ its faces
     def table(self) -> str:
-        """The measurements as an aligned text table, one row per backend and device.
+        """The measurements as an aligned text table: a line per workload and size, a
+        row per backend and device under it, every line 88 characters at most.
 
-        Times are per call: the median over the samples, the fastest and slowest
-        sample, the interquartile range (``spread``), the number of samples (``n``)
-        and the first call alone (compilation included). ``x numpy`` is how many
-        times faster than NumPy on the CPU. A result that disagreed with the other
-        backends shows ``not counted`` and the difference found.
+        Times are per call: the median over the samples, the interquartile range
+        (``spread``), the number of samples (``n``) and the first call alone
+        (compilation included). ``x numpy`` is how many times faster than NumPy on the
+        CPU. A result that disagreed with the other backends shows ``not counted`` and
+        the difference found. The fastest and slowest samples are in
+        :meth:`to_json` and :meth:`plot`.
         """
         return text_table.table(self)
 

@@ -1,13 +1,17 @@
 """A benchmark result as an aligned text table, headed by the machine it ran on.
 
-What :meth:`backendkit.bench.BenchmarkResult.table` and ``print(result)`` show: one row
-per workload, size, backend and device, times in the unit that fits, the speed-up over
-NumPy on the CPU, and how each result compared with the others; the runs that were
-skipped or failed are listed under it with their reasons.
+What :meth:`backendkit.bench.BenchmarkResult.table` and ``print(result)`` show: a line
+per workload and size, under it a row per backend and device with times in the unit
+that fits, the speed-up over NumPy on the CPU, and how each result compared with the
+others; the runs that were skipped or failed are listed under it with their reasons.
+Every line fits :data:`WIDTH` characters (the text column of the documentation) but a
+long ``check`` at the end of a row; the fastest and slowest samples are in the JSON and
+the plot.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +19,14 @@ if TYPE_CHECKING:
     from .records import Measurement
     from .result import BenchmarkResult
 
-__all__ = ["format_bytes", "format_time", "header", "table"]
+__all__ = ["WIDTH", "format_bytes", "format_time", "header", "table"]
 
-COLUMNS = (
-    "workload", "size", "backend/device", "median", "min", "max", "spread",
-    "n", "first call", "x numpy", "check",
-)  # fmt: skip
+#: the widest line the table writes (the documentation's text column)
+WIDTH = 88
+COLUMNS = ("backend/device", "median", "spread", "n", "first call", "x numpy", "check")
 # the columns of numbers, aligned right
-_RIGHT = {1, 3, 4, 5, 6, 7, 8, 9}
+_RIGHT = {1, 2, 3, 4, 5}
+_INDENT = "  "
 
 
 def format_time(seconds: float | None) -> str:
@@ -73,7 +77,7 @@ def header(result: BenchmarkResult) -> list[str]:
         f"python {env.get('python', '?')}; "
         + ", ".join(f"{k} {v if v else 'not installed'}" for k, v in versions.items())
     )
-    return lines
+    return [wrapped for line in lines for wrapped in textwrap.wrap(line, WIDTH)]
 
 
 def _check(result: BenchmarkResult, m: Measurement) -> str:
@@ -94,14 +98,12 @@ def _check(result: BenchmarkResult, m: Measurement) -> str:
 
 def _stats(result: BenchmarkResult, m: Measurement) -> list[str]:
     if m.check in ("failed", "skipped"):
-        return [m.check, "", "", "", "", "", ""]
+        return [m.check, "", "", "", ""]
     if not m.counts:
-        return ["not counted", "", "", "", str(m.count), format_time(m.first_s), ""]
+        return ["not counted", "", str(m.count), format_time(m.first_s), ""]
     ratio = result.speedup(m)
     return [
         format_time(m.median_s),
-        format_time(m.min_s),
-        format_time(m.max_s),
         format_time(m.spread_s),
         str(m.count),
         format_time(m.first_s),
@@ -110,38 +112,39 @@ def _stats(result: BenchmarkResult, m: Measurement) -> list[str]:
 
 
 def table(result: BenchmarkResult) -> str:
-    """``result``'s measurements as an aligned text table, one row per backend and
-    device, a blank line between workloads and sizes; see
+    """``result``'s measurements as an aligned text table: a line per workload and size,
+    a row per backend and device under it; see
     :meth:`backendkit.bench.BenchmarkResult.table` for the columns."""
-    rows: list[list[str] | None] = []
+    groups: list[tuple[str, list[list[str]]]] = []
     previous = None
     for m in result.measurements:
-        if previous is not None and (m.workload, m.size) != previous:
-            rows.append(None)
-        previous = (m.workload, m.size)
-        rows.append([m.workload, str(m.size), m.label, *_stats(result, m), _check(result, m)])
+        if (m.workload, m.size) != previous:
+            groups.append((f"{m.workload}, size {m.size}", []))
+            previous = (m.workload, m.size)
+        groups[-1][1].append([m.label, *_stats(result, m), _check(result, m)])
     # the last column (check) is left ragged
-    widths = [len(c) for c in COLUMNS]
-    for row in rows:
-        if row is not None:
-            widths = [max(w, len(cell)) for w, cell in zip(widths[:-1], row[:-1], strict=True)] + [
-                0
-            ]
+    widths = [len(c) for c in COLUMNS[:-1]]
+    for _, rows in groups:
+        for row in rows:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row[:-1], strict=False)]
 
     def line(cells: Iterable[str]) -> str:
+        cells = list(cells)
         out = [
             c.rjust(w) if i in _RIGHT else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            for i, (c, w) in enumerate(zip(cells[:-1], widths, strict=True))
         ]
-        return "  ".join(out).rstrip()
+        return (_INDENT + "  ".join([*out, cells[-1]])).rstrip()
 
     lines = header(result)
     if lines:
         lines.append("")
-    lines += [line(COLUMNS), line("-" * w if w else "-----" for w in widths)]
-    lines += ["" if row is None else line(row) for row in rows]
+    lines += [line(COLUMNS), line(["-" * w for w in widths] + ["-----"])]
+    for title, rows in groups:
+        lines += [title, *(line(row) for row in rows)]
     notes = [r for r in result.runs if r.status != "ok"]
     if notes:
         lines.append("")
-        lines += [f"{r.backend}/{r.device}: {r.status}: {r.reason}" for r in notes]
+        for r in notes:
+            lines += textwrap.wrap(f"{r.backend}/{r.device}: {r.status}: {r.reason}", WIDTH)
     return "\n".join(lines)

@@ -7,7 +7,7 @@ asserted: a target missed is a finding to report, with the honest ratio.
   here is the FHRR similarity of 1,000 queries with one hypervector of dimension
   10,000 at least 10 times as fast as NumPy on the same machine's CPU.
 - **Bandwidth**: a workload bound by memory bandwidth (FHRR bind, a plain copy:
-  :attr:`~backendkit.bench.Workload.bytes_per_item` is not 0) should move at least
+  ``Workload.bytes_per_item`` is not 0) should move at least
   half the bytes per second that the device's own copy moves. That ceiling is not a
   workload: ``benchmarks/gpu_bench.py`` measures it in the same run (a preallocated
   copy of a gigabyte or more, bytes read plus bytes written) and records it in the
