@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, skip_unless_installed
+from conftest import BACKENDS, run_python, skip_unless_installed
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from index_strategies import index_and_shape, selects_unique
@@ -301,3 +301,25 @@ def test_jit_path_uses_scatter(jax_mod):
     assert "scatter-add" in str(jaxpr)
     jaxpr = jax_mod.make_jaxpr(lambda x: bk.put(x, 1, 2.0))(jax_mod.numpy.zeros(4))
     assert "scatter" in str(jaxpr)
+
+
+@pytest.mark.parametrize("other", ["jax", "torch"])
+@pytest.mark.parametrize("op", ["set", "add"])
+def test_host_update_follows_a_selection_not_imported_yet(other: str, op: str) -> None:
+    """The first call of a process whose variable selects a framework: host data follow
+    it, and the framework is imported then (the put/at fast path's look-up falls back)."""
+    skip_unless_installed(other)
+    proc = run_python(
+        f"""
+        import sys
+        import numpy as np
+        import backendkit as bk
+        assert bk.get_backend() == {other!r}  # the choice read, the framework not imported
+        assert {other!r} not in sys.modules
+        x = np.zeros(3)
+        y = bk.put(x, 1, 5.0) if {op!r} == "set" else bk.at(x)[1].add(5.0)
+        print(bk.backend_of(y), np.asarray(bk.to_numpy(y)).tolist(), x.tolist())
+        """,
+        env={"BACKENDKIT_BACKEND": other},
+    )
+    assert proc.stdout.split() == [other, "[0.0,", "5.0,", "0.0]", "[0.0,", "0.0,", "0.0]"]
