@@ -466,9 +466,19 @@ def run_matrix(
     before = before or _previous_seconds(COMMITTED_DIR)
     shared.sort(key=lambda task: -before.get((task[0], task[1].stem), 0.0))
 
+    # Kernels that share the machine share its cores: each gets its part of them for the
+    # thread pools of OpenMP and BLAS (PyTorch's and NumPy's), unless the environment
+    # already says, since two pools of all the cores each slow both down many times
+    # (Keras training on PyTorch: 92 s against about 40 s here).
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    shared_env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        shared_env.setdefault(var, threads)
+
     def run_one(task: tuple[str, Path]) -> tuple[tuple[str, Path], dict[str, Any]]:
         backend, path = task
-        outcome, nb = _execute(jupytext.read(path), path, backend)
+        env = None if task in alone else shared_env
+        outcome, nb = _execute(jupytext.read(path), path, backend, env=env)
         if cache is not None and site_backend(path) == backend:
             with cache_lock:  # one writer at a time for the cache's database
                 _update_cache(cache, path, nb, {**runs[task], **outcome})
