@@ -326,6 +326,10 @@ def _check_output(where: str, fun: Any, has_aux: bool, scalar: bool) -> Callable
                 f"(value, aux), got {type(out).__name__}"
             )
         value = out[0] if has_aux else out
+        if scalar:  # an array that is a real floating scalar, at once (the common case)
+            dtype = getattr(value, "dtype", None)
+            if dtype is not None and not getattr(value, "shape", True) and _kind(dtype) == "f":
+                return out
         for leaf in _tree.leaves(value) if not scalar else [value]:
             t = _tree.leaf_type(leaf)
             if t.kind() != "f" or (scalar and t.shape != ()):
