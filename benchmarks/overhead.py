@@ -192,7 +192,7 @@ def bench_dispatch(repeat: int) -> None:
         worst = max(worst, over["xp"])
         beaten = beaten and over["xp"] < over["peer"]
         print(
-            f"| {name} | {t['native'] * 1e9:.0f} | +{over['xp']:.0f} | "
+            f"| {name} | {t['native'] * 1e9:.0f} | {over['xp']:+.0f} | "
             f"{over['namespace']:+.0f} | {over['peer']:+.0f} |"
         )
     verdict = "met" if worst <= TARGET_DISPATCH_NS and beaten else "MISSED"

@@ -54,7 +54,7 @@ extensions = [
     "sphinx-mathjax-offline",
 ]
 
-exclude_patterns = ["_build", "tools", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "tools", "benchmarks/*.md", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
 # -n on every build, Read the Docs' too (its sphinx-build has -W but not -n)
 nitpicky = True
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
