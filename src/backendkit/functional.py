@@ -29,13 +29,10 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from . import _indexing, _tree, backends
-from . import selection as _selection
 from ._dispatch import backend_for
 from .arrays import asarray
-from .backends._registry import LOADED as _loaded
 from .errors import ArgumentTypeError, ArgumentValueError, DtypeUnavailableError
 from .selection import current
-from .selection import selected_name as _selected_name
 
 __all__ = ["UpdateOp", "at", "put"]
 
@@ -129,15 +126,7 @@ def _update(x: Any, idx: Any, op: str, values: Any, copy: bool) -> Any:
     if type(values) in _HOST_TYPES and (
         kind in _HOST_TYPES or (kind is tuple and idx and _all_host(idx))
     ):
-        if backend.host:  # the selection (current(), inlined: a call costs a tenth here)
-            name = _selected_name()
-            if name is None and _selection._process is not None:
-                name = _selection._process[0]
-            chosen = _loaded.get(name) if name is not None else None
-            if chosen is None:  # not chosen or not imported yet: the full look-up
-                chosen = current()
-        else:
-            chosen = backend
+        chosen = current() if backend.host else backend
         idx = (idx,) if kind is not tuple else idx
     else:
         chosen = backend_for(x, values, idx)

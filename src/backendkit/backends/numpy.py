@@ -53,8 +53,7 @@ class NumpyBackend(Backend):
         if op == "set":
             out[idx] = values  # setitem casts to x's dtype by itself
         else:
-            if type(values) is not np.ndarray or values.dtype != x.dtype:
-                values = np.asarray(values, dtype=x.dtype)
+            values = np.asarray(values, dtype=x.dtype)
             # ufunc.at applies the operation once per occurrence of a repeated index;
             # out[idx] += values would apply it once in all.
             _UFUNCS[op].at(out, idx, values)
