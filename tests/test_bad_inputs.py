@@ -375,6 +375,8 @@ bad("transforms", "grad argnums str", lambda c: bk.grad(identity, argnums="a"), 
 bad("transforms", "grad argnums out of range", lambda c: bk.grad(_sum_sq, argnums=3)(bk.xp.ones(3)), ArgumentValueError)  # fmt: skip
 bad("transforms", "grad of a non-scalar", lambda c: bk.grad(lambda x: x**2)(bk.xp.ones(3)), ArgumentTypeError)  # fmt: skip
 bad("transforms", "grad at integers", lambda c: bk.grad(_sum_sq)(bk.asarray([1, 2])), ArgumentTypeError)  # fmt: skip
+bad("transforms", "grad of a complex scalar", lambda c: bk.grad(lambda x: bk.xp.sum(x) * 1j)(bk.xp.ones(3)), ArgumentTypeError, "real floating-point scalar")  # fmt: skip
+bad("transforms", "grad of an integer scalar", lambda c: bk.grad(lambda x: bk.xp.sum(x > 0))(bk.xp.ones(3)), ArgumentTypeError, "real floating-point scalar")  # fmt: skip
 bad("transforms", "grad of a str", lambda c: bk.grad(lambda x: "a")(bk.xp.ones(3)), ArgumentTypeError)  # fmt: skip
 bad("transforms", "jacobian not callable", lambda c: bk.jacobian(5), ArgumentTypeError)
 bad("transforms", "value_and_grad has_aux without a pair",
