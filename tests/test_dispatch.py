@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, skip_unless_installed
+from conftest import BACKENDS, run_python, skip_unless_installed
 
 import backendkit as bk
 from backendkit import xp
@@ -505,3 +505,26 @@ def test_a_missing_name_says_which_backend_and_the_nearest(owner):
     with bk.use_backend(owner), pytest.raises(AttributeError, match=owner) as info:
         xp.cumsumm(array(owner))
     assert "cumsum" in str(info.value)
+
+
+@pytest.mark.parametrize("other", ["jax", "torch"])
+def test_host_data_follow_a_selection_whose_framework_is_not_imported_yet(other: str) -> None:
+    """xp with host data only, after the process's choice was read but before its
+    framework was imported (and after a block that cached the dispatcher): the
+    framework is imported then, and the result is its array."""
+    skip_unless_installed(other)
+    proc = run_python(
+        f"""
+        import sys
+        import numpy as np
+        import backendkit as bk
+        from backendkit import xp
+        with bk.use_backend("numpy"):
+            assert type(xp.add(np.ones(2), np.ones(2))) is np.ndarray
+        assert bk.get_backend() == {other!r} and {other!r} not in sys.modules
+        y = xp.add(np.ones(2), np.ones(2))
+        print(bk.backend_of(y), bk.to_numpy(y).tolist())
+        """,
+        env={"BACKENDKIT_BACKEND": other},
+    )
+    assert proc.stdout.split() == [other, "[2.0,", "2.0]"]

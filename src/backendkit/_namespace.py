@@ -44,7 +44,6 @@ from collections.abc import Callable
 from typing import Any
 
 from . import backends
-from . import selection as _selection
 from ._dispatch import (
     _UNSEEN,
     _WALK,
@@ -54,10 +53,8 @@ from ._dispatch import (
     host_to,
     to_backend,
 )
-from .backends._registry import LOADED as _loaded
 from .errors import ArgumentTypeError
 from .selection import current
-from .selection import selected_name as _selected_name
 
 __all__ = ["CREATION_FUNCTIONS", "namespace", "xp"]
 
@@ -192,13 +189,8 @@ def _dispatcher(path: tuple[str, ...], attr: str) -> Callable[..., Any]:
                     host = True  # lists may hold NumPy arrays
                     break
                 found = owner
-            if found is None:  # host data only: the selection (current(), inlined:
-                name = _selected_name()  # a Python call costs as much as the rest)
-                if name is None:
-                    process = _selection._process
-                    name = process[0] if process is not None else current().name
-                found = _loaded[name]
-            backend = found
+            # host data only: the selection (which imports its framework if need be)
+            backend = current() if found is None else found
             if host and not backend.takes_host_arrays:
                 args = host_to(backend, args)
         try:
